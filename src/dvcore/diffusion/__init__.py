@@ -1,0 +1,1 @@
+"""Diffusion components: schedules, samplers, losses."""

@@ -1,0 +1,1 @@
+"""Neural-network building blocks shared by backbone plugins (plugins depend on the core only)."""

@@ -1,0 +1,129 @@
+"""The plugin manager: finds plugins through the ``dvcore`` entry-point group.
+
+Loading is isolated per plugin, as conda does it: a plugin that fails to import,
+or whose registration hook raises (a duplicate name included), is reported once
+with its distribution and the reason, its components are withdrawn, and the rest
+still load. ``DVCORE_STRICT_PLUGINS=1`` turns any such failure into an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from importlib import metadata
+from types import ModuleType
+
+import attrs
+import pluggy
+
+from dvcore import hookspecs
+from dvcore.registry import Registrar, Registry
+
+ENTRY_POINT_GROUP = "dvcore"
+STRICT_ENV = "DVCORE_STRICT_PLUGINS"
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that did not load, and why."""
+
+    distribution: str
+    version: str
+    entry_point: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.distribution} {self.version} ({self.entry_point}) failed to load: {self.error}"
+
+
+class PluginLoadError(RuntimeError):
+    """Raised instead of a warning when DVCORE_STRICT_PLUGINS=1."""
+
+
+@attrs.define
+class Plugins:
+    """The outcome of loading: the manager, the registry, and what failed."""
+
+    manager: pluggy.PluginManager
+    registry: Registry
+    failures: list[PluginFailure]
+    distributions: dict[str, str]  # distribution -> version, of the plugins that loaded
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    eps = list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for ep in eps:
+        key = (ep.dist.name if ep.dist else "?", ep.name)
+        if key not in seen:  # the same dist can be visible twice on sys.path
+            seen.add(key)
+            unique.append(ep)
+    # The core's built-ins first, then plugins in a stable order.
+    return sorted(unique, key=lambda ep: (ep.dist.name != "dvcore" if ep.dist else True, _dist(ep), ep.name))
+
+
+def _dist(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist else "?"
+
+
+def _version(ep: metadata.EntryPoint) -> str:
+    return ep.dist.version if ep.dist else "?"
+
+
+def load(strict: bool | None = None, extra_plugins: dict[str, ModuleType] | None = None) -> Plugins:
+    """Build a fresh plugin manager and registry from the installed entry points.
+
+    ``extra_plugins`` maps a label to an already-imported module (used by tests and
+    by scripts that define components inline).
+    """
+    if strict is None:
+        strict = os.environ.get(STRICT_ENV, "") not in ("", "0", "false", "False")
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    registry = Registry()
+    failures: list[PluginFailure] = []
+    loaded: dict[str, str] = {}
+
+    candidates: list[tuple[str, str, str, object]] = []  # (dist, version, ep name, module or ep)
+    for ep in _entry_points():
+        candidates.append((_dist(ep), _version(ep), ep.name, ep))
+    for label, module in (extra_plugins or {}).items():
+        candidates.append((label, "local", label, module))
+
+    for dist, version, ep_name, target in candidates:
+        try:
+            module = target.load() if isinstance(target, metadata.EntryPoint) else target
+            manager.register(module, name=f"{dist}:{ep_name}")
+        except Exception as exc:  # a broken plugin must not take down the others
+            failures.append(PluginFailure(dist, version, ep_name, f"{type(exc).__name__}: {exc}"))
+            continue
+        registrar = Registrar(registry, dist, version)
+        impls = [i for i in manager.hook.dvcore_register_components.get_hookimpls() if i.plugin is module]
+        try:
+            for impl in impls:
+                impl.function(**{name: registrar for name in impl.argnames if name == "registrar"})
+        except Exception as exc:
+            for component in registrar.added:
+                registry.remove(component)
+            manager.unregister(module)
+            failures.append(PluginFailure(dist, version, ep_name, f"{type(exc).__name__}: {exc}"))
+            continue
+        loaded[dist] = version
+
+    if failures and strict:
+        raise PluginLoadError("; ".join(str(f) for f in failures))
+    for failure in failures:
+        print(f"dvcore: warning: {failure}", file=sys.stderr)
+    return Plugins(manager, registry, failures, loaded)
+
+
+@functools.cache
+def plugins() -> Plugins:
+    """The process-wide plugins, loaded on first use."""
+    return load()
+
+
+def registry() -> Registry:
+    return plugins().registry

@@ -1,0 +1,412 @@
+"""Recipes: TOML -> overrides -> cattrs -> typed attrs objects, every problem at once.
+
+A recipe is a TOML file. Fixed sections (``train``, ``eval``) are attrs classes
+below; component sections (``task``, ``data``, ``model``, ``loss``, ``tracker``,
+``eval.metrics``) hold ``name = "..."`` and that component's options, which are
+structured into the component's own options class from the registry. So the
+whole recipe is typed, and a bad one is reported as one line per problem:
+
+    model.depth: expected int, got 'six'
+    model.name: unknown backbone 'unte' (did you mean 'unet'?); valid choices: ...
+
+cattrs would otherwise coerce '0.1' -> 0.1 and 2.7 -> 2; strict hooks forbid that.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import attrs
+import cattrs
+import tomli_w
+from cattrs.errors import (
+    AttributeValidationNote,
+    ForbiddenExtraKeysError,
+    IterableValidationNote,
+)
+
+from dvcore.options import ge, gt, le, opt
+from dvcore.registry import Registry, UnknownComponentError, unknown_name_message
+
+# ----------------------------------------------------------------------------------------------
+# Schema
+# ----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Section:
+    """A recipe section naming a component: ``name`` plus that component's options."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    options: Any = None  # an instance of the component's options class; None = defaults
+
+
+@attrs.frozen
+class TaskSection(Section):
+    kind: ClassVar[str] = "task"
+
+
+@attrs.frozen
+class DatasetSection(Section):
+    kind: ClassVar[str] = "dataset"
+
+
+@attrs.frozen
+class BackboneSection(Section):
+    kind: ClassVar[str] = "backbone"
+
+
+@attrs.frozen
+class LossSection(Section):
+    kind: ClassVar[str] = "loss"
+
+
+@attrs.frozen
+class MetricSection(Section):
+    kind: ClassVar[str] = "metric"
+
+
+@attrs.frozen
+class TrackerSection(Section):
+    kind: ClassVar[str] = "tracker"
+
+
+@attrs.frozen
+class TrainConfig:
+    """How to optimise."""
+
+    batch_size: int = opt(16, "samples per optimizer step", gt(0))
+    max_steps: int = opt(1000, "optimizer steps to train for", gt(0))
+    lr: float = opt(3e-4, "peak learning rate (AdamW)", gt(0))
+    weight_decay: float = opt(0.0, "AdamW weight decay (not applied to norms and biases)", ge(0))
+    betas: list[float] = opt(factory=lambda: [0.9, 0.999], doc="AdamW betas")
+    lr_schedule: Literal["constant", "cosine", "linear"] = opt("cosine", "decay after warmup")
+    warmup_steps: int = opt(100, "linear warmup from 0 to lr", ge(0))
+    min_lr_ratio: float = opt(0.0, "final lr as a fraction of lr (cosine/linear)", ge(0), le(1))
+    clip_grad_norm: float | None = opt(1.0, "clip the global grad norm to this; unset = no clipping", gt(0))
+    log_every: int = opt(10, "steps between logged scalars", gt(0))
+    eval_every: int = opt(0, "steps between evaluations; 0 = only at the end", ge(0))
+    checkpoint_every: int = opt(0, "steps between checkpoints; 0 = only at the end", ge(0))
+    num_workers: int = opt(2, "threads that produce samples", ge(0))
+    prefetch: int = opt(4, "batches prefetched ahead of the step", ge(0))
+
+
+@attrs.frozen
+class EvalConfig:
+    """How to evaluate on the held-out split."""
+
+    batch_size: int = opt(32, "samples per eval batch", gt(0))
+    max_samples: int | None = opt(None, "evaluate on at most this many samples; unset = all", gt(0))
+    metrics: list[MetricSection] = opt(factory=list, doc="metric components, e.g. ['psnr', 'ssim']")
+    baselines: list[str] = opt(factory=list, doc="task baselines scored beside the model, e.g. ['blend']")
+    num_images: int = opt(8, "samples shown in logged image grids", ge(0))
+
+
+@attrs.frozen
+class Recipe:
+    """One run: which components, with which options, trained how."""
+
+    experiment: str = opt(doc="experiment name; runs go under runs/<experiment>/")
+    task: TaskSection = opt(doc="what is learned (interpolate, generate)")
+    data: DatasetSection = opt(doc="dataset component")
+    model: BackboneSection = opt(doc="backbone component")
+    loss: LossSection = opt(LossSection("pixel"), "loss component")
+    seed: int = opt(0, "seed for weights, data order and noise", ge(0))
+    device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto = cuda when available")
+    run_name: str | None = opt(None, "run directory name; unset = timestamp")
+    runs_root: str = opt("runs", "where run directories are created")
+    train: TrainConfig = opt(factory=TrainConfig, doc="optimisation")
+    eval: EvalConfig = opt(factory=EvalConfig, doc="evaluation")
+    tracker: TrackerSection = opt(TrackerSection("aim"), "experiment tracker (aim, none)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+# ----------------------------------------------------------------------------------------------
+
+
+class RecipeError(Exception):
+    """A recipe that cannot run; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Invalid(ValueError):
+    """A value that does not fit; the message is final (no path, added by the caller)."""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "int", float: "float", str: "string", bool: "bool", Path: "path"}.get(tp, str(tp))
+
+
+# ----------------------------------------------------------------------------------------------
+# Converter
+# ----------------------------------------------------------------------------------------------
+
+
+def _strict(tp: type, accept: tuple[type, ...]) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        # bool is an int in Python, never in a recipe.
+        if isinstance(value, bool) and bool not in accept or not isinstance(value, accept):
+            raise Invalid(f"expected {_type_name(tp)}, got {_describe(value)}")
+        return tp(value)
+
+    return structure
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is Literal
+
+
+def _structure_literal(value: Any, tp: Any) -> Any:
+    choices = typing.get_args(tp)
+    if value in choices and type(value) is type(choices[choices.index(value)]):
+        return value
+    msg = f"expected one of {', '.join(repr(c) for c in choices)}, got {_describe(value)}"
+    close = [c for c in choices if isinstance(c, str) and isinstance(value, str) and c.lower() == value.lower()]
+    if close:
+        msg += f" (did you mean {close[0]!r}?)"
+    raise Invalid(msg)
+
+
+def make_converter(registry: Registry) -> cattrs.Converter:
+    """A strict converter that structures component sections through ``registry``."""
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    conv.register_structure_hook(int, _strict(int, (int,)))
+    conv.register_structure_hook(float, _strict(float, (int, float)))
+    conv.register_structure_hook(str, _strict(str, (str,)))
+    conv.register_structure_hook(bool, _strict(bool, (bool,)))
+    conv.register_structure_hook(Path, _strict(Path, (str,)))
+    conv.register_unstructure_hook(Path, str)
+    conv.register_structure_hook_func(_is_literal, _structure_literal)
+
+    def structure_section(value: Any, cls: type[Section]) -> Section:
+        if isinstance(value, str):  # a bare name: the component with default options
+            value = {"name": value}
+        if not isinstance(value, dict):
+            raise Invalid(f"expected a table with name = \"...\" (a {cls.kind}), got {_describe(value)}")
+        choices = registry.names(cls.kind)
+        if "name" not in value:
+            raise Invalid(f"missing name = \"...\"; valid {cls.kind} choices: {', '.join(choices)}")
+        name = value["name"]
+        if not isinstance(name, str) or (cls.kind, name) not in registry:
+            raise _Located("name", Invalid(unknown_name_message(cls.kind, name, choices)))
+        component = registry.get(cls.kind, name)
+        rest = {k: v for k, v in value.items() if k != "name"}
+        return cls(name=name, options=conv.structure(rest, component.options))
+
+    def is_section(tp: Any) -> bool:
+        return isinstance(tp, type) and issubclass(tp, Section)
+
+    conv.register_structure_hook_func(is_section, structure_section)
+
+    def unstructure_section(section: Section) -> dict[str, Any]:
+        options = section.options
+        if options is None:
+            options = registry.get(section.kind, section.name).options()
+        return {"name": section.name, **conv.unstructure(options)}
+
+    conv.register_unstructure_hook_func(is_section, unstructure_section)
+    return conv
+
+
+class _Located(Exception):
+    """An error at a sub-path of the value being structured (e.g. a section's ``name``)."""
+
+    def __init__(self, key: str, error: Exception):
+        self.key, self.error = key, error
+        super().__init__(str(error))
+
+
+# ----------------------------------------------------------------------------------------------
+# Turning cattrs' exception groups into one line per problem
+# ----------------------------------------------------------------------------------------------
+
+
+def _join(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(recipe)"
+
+
+def _walk(exc: BaseException, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    if isinstance(exc, _Located):
+        yield from _walk(exc.error, [*path, exc.key])
+    elif isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            sub_path = path
+            for note in getattr(sub, "__notes__", []):
+                if isinstance(note, AttributeValidationNote):
+                    sub_path = [*path, note.name]
+                    break
+                if isinstance(note, IterableValidationNote):
+                    sub_path = [*path, note.index]
+                    break
+            yield from _walk(sub, sub_path)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        valid = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        for key in sorted(exc.extra_fields):
+            yield [*path, key], "unknown key; " + _valid_keys(key, valid)
+    elif isinstance(exc, KeyError) and not isinstance(exc, UnknownComponentError):
+        yield path, "required, but missing"
+    elif isinstance(exc, Invalid | UnknownComponentError):
+        yield path, str(exc)
+    else:
+        yield path, f"{type(exc).__name__}: {exc}"
+
+
+def _valid_keys(key: str, valid: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return hint + f"valid keys: {', '.join(valid) or '(none)'}"
+
+
+def _check_values(obj: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Run every field validator and ``problems()`` check, collecting all failures."""
+    if isinstance(obj, Section):
+        if obj.options is not None:
+            yield from _check_values(obj.options, path)
+        return
+    if isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _check_values(item, [*path, i])
+        return
+    if not attrs.has(type(obj)):
+        return
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        if field.validator is not None:
+            try:
+                field.validator(obj, field, value)
+            except (ValueError, TypeError) as exc:
+                yield [*path, field.name], str(exc)
+                continue
+        yield from _check_values(value, [*path, field.name])
+    problems = getattr(obj, "problems", None)
+    if callable(problems):
+        for subpath, message in problems():
+            yield [*path, *_split(subpath)], message
+
+
+def _split(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return parts
+
+
+def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> Any:
+    """Structure a recipe dict, raising ``RecipeError`` with every problem found."""
+    conv = make_converter(registry)
+    try:
+        with attrs.validators.disabled():
+            obj = conv.structure(data, cls)
+    except Exception as exc:
+        raise RecipeError([f"{_join(p)}: {m}" for p, m in _walk(exc, [])]) from None
+    problems = [f"{_join(p)}: {m}" for p, m in _check_values(obj, [])]
+    if problems:
+        raise RecipeError(problems)
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# Files and overrides
+# ----------------------------------------------------------------------------------------------
+
+
+def parse_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file; syntax errors become ``file:line:col: message``."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise RecipeError([f"{path}: cannot read recipe: {exc.strerror or exc}"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        if where:
+            msg = msg[: where.start()].strip()
+            raise RecipeError([f"{path}:{where[1]}:{where[2]}: TOML syntax error: {msg}"]) from None
+        raise RecipeError([f"{path}: TOML syntax error: {msg}"]) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b=c`` -> (['a', 'b'], c parsed as a TOML value; a bare word stays a string)."""
+    if "=" not in text:
+        raise RecipeError([f"--set {text}: expected key.path=value"])
+    key, raw = text.split("=", 1)
+    keys = [k.strip() for k in key.strip().split(".")]
+    if not all(keys):
+        raise RecipeError([f"--set {text}: empty key in {key!r}"])
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return keys, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    problems = []
+    for text in overrides:
+        keys, value = parse_override(text)
+        table = data
+        for i, key in enumerate(keys[:-1]):
+            node = table.setdefault(key, {})
+            if isinstance(node, str):  # a bare component name, e.g. `model = "unet"`
+                node = table[key] = {"name": node}
+            if not isinstance(node, dict):
+                problems.append(f"--set {text}: {'.'.join(keys[: i + 1])} is not a table")
+                break
+            table = node
+        else:
+            table[keys[-1]] = value
+    if problems:
+        raise RecipeError(problems)
+    return data
+
+
+def load(path: str | Path, overrides: Iterable[str] = (), registry: Registry | None = None) -> Recipe:
+    """Read, override and validate a recipe file."""
+    if registry is None:
+        from dvcore.plugins import registry as default_registry
+
+        registry = default_registry()
+    data = apply_overrides(parse_toml(Path(path)), overrides)
+    return structure(data, registry)
+
+
+def to_dict(recipe: Recipe, registry: Registry) -> dict[str, Any]:
+    """The fully resolved recipe (every default filled in), TOML-ready (no None values)."""
+    return _drop_none(make_converter(registry).unstructure(recipe))
+
+
+def to_toml(recipe: Recipe, registry: Registry) -> str:
+    return tomli_w.dumps(to_dict(recipe, registry))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
