@@ -163,7 +163,7 @@ def _type_name(tp: Any) -> str:
 def _strict(tp: type, accept: tuple[type, ...]) -> Any:
     def structure(value: Any, _: Any) -> Any:
         # bool is an int in Python, never in a recipe.
-        if isinstance(value, bool) and bool not in accept or not isinstance(value, accept):
+        if (isinstance(value, bool) and bool not in accept) or not isinstance(value, accept):
             raise Invalid(f"expected {_type_name(tp)}, got {_describe(value)}")
         return tp(value)
 
@@ -179,7 +179,9 @@ def _structure_literal(value: Any, tp: Any) -> Any:
     if value in choices and type(value) is type(choices[choices.index(value)]):
         return value
     msg = f"expected one of {', '.join(repr(c) for c in choices)}, got {_describe(value)}"
-    close = [c for c in choices if isinstance(c, str) and isinstance(value, str) and c.lower() == value.lower()]
+    close = [
+        c for c in choices if isinstance(c, str) and isinstance(value, str) and c.lower() == value.lower()
+    ]
     if close:
         msg += f" (did you mean {close[0]!r}?)"
     raise Invalid(msg)
@@ -200,10 +202,10 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         if isinstance(value, str):  # a bare name: the component with default options
             value = {"name": value}
         if not isinstance(value, dict):
-            raise Invalid(f"expected a table with name = \"...\" (a {cls.kind}), got {_describe(value)}")
+            raise Invalid(f'expected a table with name = "..." (a {cls.kind}), got {_describe(value)}')
         choices = registry.names(cls.kind)
         if "name" not in value:
-            raise Invalid(f"missing name = \"...\"; valid {cls.kind} choices: {', '.join(choices)}")
+            raise Invalid(f'missing name = "..."; valid {cls.kind} choices: {", ".join(choices)}')
         name = value["name"]
         if not isinstance(name, str) or (cls.kind, name) not in registry:
             raise _Located("name", Invalid(unknown_name_message(cls.kind, name, choices)))

@@ -1,0 +1,81 @@
+"""Shared fixtures: a throw-away third-party plugin distribution, installed on sys.path per test."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import dvcore.plugins
+from tests.testplug import TESTPLUG, make_distribution
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch):
+    """Forget the process-wide plugin cache before and after the test."""
+    dvcore.plugins.plugins.cache_clear()
+    yield
+    dvcore.plugins.plugins.cache_clear()
+
+
+@pytest.fixture
+def testplug(tmp_path, monkeypatch, fresh_plugins) -> Path:
+    """The throw-away distribution 'dvcore-testplug' on sys.path; returns its site directory."""
+    site = make_distribution(tmp_path / "site", "dvcore-testplug", "dvcore_testplug", TESTPLUG)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    yield site
+    sys.modules.pop("dvcore_testplug", None)
+
+
+TINY_RECIPE = textwrap.dedent(
+    """
+    experiment = "tiny"
+    seed = 0
+    device = "cpu"
+    runs_root = "RUNS_ROOT"
+
+    [task]
+    name = "interpolate"
+
+    [data]
+    name = "moving_shapes"
+    size = 16
+    num_train = 64
+    num_eval = 16
+
+    [model]
+    name = "tiny_conv"
+    width = 8
+
+    [loss]
+    name = "pixel"
+
+    [train]
+    batch_size = 8
+    max_steps = 20
+    lr = 3e-3
+    warmup_steps = 2
+    log_every = 5
+    num_workers = 0
+    prefetch = 0
+
+    [eval]
+    batch_size = 8
+    metrics = ["mae"]
+    baselines = ["copy", "blend"]
+    num_images = 2
+
+    [tracker]
+    name = "none"
+    """
+)
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_RECIPE.replace("RUNS_ROOT", str(tmp_path / "runs")))
+    return path
