@@ -195,3 +195,7 @@ def plugins_cmd(as_json: bool) -> None:
     console.print(table)
     for f in failures:
         console.print(f"[red]{f}[/red]")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ cattrs would otherwise coerce '0.1' -> 0.1 and 2.7 -> 2; strict hooks forbid tha
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 import typing
@@ -323,11 +324,43 @@ def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> A
         with attrs.validators.disabled():
             obj = conv.structure(data, cls)
     except Exception as exc:
-        raise RecipeError([f"{_join(p)}: {m}" for p, m in _walk(exc, [])]) from None
-    problems = [f"{_join(p)}: {m}" for p, m in _check_values(obj, [])]
+        found = list(_walk(exc, []))
+        # Value checks need a structured object: retry without the values that failed to
+        # structure, so out-of-range values elsewhere are reported in the same pass.
+        pruned = copy.deepcopy(data)
+        for path, _ in found:
+            _prune(pruned, path)
+        try:
+            with attrs.validators.disabled():
+                partial = conv.structure(pruned, cls)
+            found += [(p, m) for p, m in _check_values(partial, []) if p not in [q for q, _ in found]]
+        except Exception:
+            pass  # e.g. a required section is missing: the structural problems are all we can say
+        raise RecipeError(
+            [f"{_join(p)}: {m}" for p, m in sorted(found, key=lambda pm: _sort_key(pm[0]))]
+        ) from None
+    problems = sorted(_check_values(obj, []), key=lambda pm: _sort_key(pm[0]))
     if problems:
-        raise RecipeError(problems)
+        raise RecipeError([f"{_join(p)}: {m}" for p, m in problems])
     return obj
+
+
+def _sort_key(path: list[str | int]) -> list[tuple[int, str]]:
+    return [(0, str(p)) if isinstance(p, str) else (1, f"{p:08d}") for p in path]
+
+
+def _prune(data: Any, path: list[str | int]) -> None:
+    """Delete the value at ``path`` (a whole list when the path goes through one)."""
+    node = data
+    for i, key in enumerate(path):
+        last = i == len(path) - 1
+        nxt = path[i + 1] if not last else None
+        if not isinstance(node, dict) or key not in node:
+            return
+        if last or isinstance(nxt, int) or (nxt == "name" and i + 1 == len(path) - 1):
+            del node[key]  # a list, a section whose name is unknown, or the value itself
+            return
+        node = node[key]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""The plugin registers its metrics through the dvcore entry point."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import dvcore.plugins
+from dvcore.metrics import MeanMetric
+from dvcore.registry import Registry
+from dvcore_metrics import PSNR, SSIM, PSNROptions, PSNRUint8Options, SSIMOptions
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return dvcore.plugins.load().registry
+
+
+def test_metrics_register_through_the_entry_point(registry: Registry) -> None:
+    for name, options, cls in [
+        ("psnr", PSNROptions, PSNR),
+        ("psnr_uint8", PSNRUint8Options, PSNR),
+        ("ssim", SSIMOptions, SSIM),
+    ]:
+        component = registry.get("metric", name)
+        assert (component.origin, component.options, component.factory) == ("dvcore-metrics", options, cls)
+
+
+def test_registered_metrics_build_with_default_options(registry: Registry) -> None:
+    built = {name: registry.get("metric", name).build() for name in ("psnr", "psnr_uint8", "ssim")}
+    assert {name: m.name for name, m in built.items()} == {n: n for n in built}
+    assert all(isinstance(m, MeanMetric) and m.higher_is_better for m in built.values())
+    assert (built["psnr"].options.quantize, built["psnr_uint8"].options.quantize) == (False, True)
+    x = torch.rand(2, 3, 16, 16)
+    for metric in built.values():
+        assert metric.update(x, (x + 0.05).clamp(0, 1)).shape == (2,)
