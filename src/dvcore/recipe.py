@@ -320,6 +320,12 @@ def _split(dotted: str) -> list[str | int]:
 def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> Any:
     """Structure a recipe dict, raising ``RecipeError`` with every problem found."""
     conv = make_converter(registry)
+    if isinstance(data, dict) and attrs.has(cls):
+        # Default sections go through the same structuring and checks as written ones.
+        data = dict(data)
+        for field in attrs.fields(cls):
+            if isinstance(field.default, Section) and field.name not in data:
+                data[field.name] = {"name": field.default.name}
     try:
         with attrs.validators.disabled():
             obj = conv.structure(data, cls)

@@ -62,7 +62,12 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict[str, Any]) 
         state.setdefault(int(index), {})[name] = value
     for index, values in rest["scalars"].items():
         state.setdefault(int(index), {}).update(values)
-    return {"state": state, "param_groups": rest["param_groups"]}
+    # JSON turned tuples (AdamW's betas) into lists; give them back as torch stores them.
+    groups = [
+        {k: v if k == "params" or not isinstance(v, list) else tuple(v) for k, v in g.items()}
+        for g in rest["param_groups"]
+    ]
+    return {"state": state, "param_groups": groups}
 
 
 # ----------------------------------------------------------------------------------------------
