@@ -76,6 +76,7 @@ def run(
 ) -> None:
     """Train RECIPE (or continue a run with --resume RUN_DIR)."""
     from dvcore.run import RECIPE_FILE, execute
+    from dvcore.train.trainer import TrainingDiverged, TrainingStopped
 
     if resume is not None:
         if not (resume / RECIPE_FILE).exists():
@@ -84,17 +85,25 @@ def run(
     elif recipe is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
     loaded = _load(recipe, overrides)
+    registry = loaded_plugins().registry
     try:
         summary = execute(
-            loaded,
-            loaded_plugins().registry,
-            run_dir=run_dir,
-            resume=resume is not None,
-            progress=not no_progress,
+            loaded, registry, run_dir=run_dir, resume=resume is not None, progress=not no_progress
         )
     except RecipeError as exc:
         _fail(exc.problems, recipe)
-    _print_summary(summary)
+    except TrainingStopped as stop:
+        stopped_dir = stop.checkpoint_path.parent.parent
+        click.echo(
+            f"dvcore: stopped by signal {stop.signum} after step {stop.step}; checkpoint written.", err=True
+        )
+        click.echo(f"dvcore: resume with: dvcore run --resume {stopped_dir}", err=True)
+        sys.exit(0)
+    except TrainingDiverged as exc:
+        click.echo(f"dvcore: training diverged: {exc}", err=True)
+        sys.exit(1)
+    if summary["eval"]:  # empty on ranks other than 0
+        _print_summary(summary)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

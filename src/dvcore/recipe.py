@@ -31,7 +31,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from dvcore.options import ge, gt, le, opt
+from dvcore.options import ge, gt, le, lt, opt
 from dvcore.registry import Registry, UnknownComponentError, unknown_name_message
 
 # ----------------------------------------------------------------------------------------------
@@ -79,23 +79,52 @@ class TrackerSection(Section):
 
 
 @attrs.frozen
-class TrainConfig:
-    """How to optimise."""
+class EMAConfig:
+    """An exponential moving average of the weights, used for eval and sampling."""
 
-    batch_size: int = opt(16, "samples per optimizer step", gt(0))
-    max_steps: int = opt(1000, "optimizer steps to train for", gt(0))
-    lr: float = opt(3e-4, "peak learning rate (AdamW)", gt(0))
-    weight_decay: float = opt(0.0, "AdamW weight decay (not applied to norms and biases)", ge(0))
-    betas: list[float] = opt(factory=lambda: [0.9, 0.999], doc="AdamW betas")
+    decay: float = opt(0.9999, "EMA decay per update", ge(0), le(1))
+    warmup: bool = opt(True, "ramp the decay as min(decay, (1+n)/(10+n)) over the first updates")
+    every: int = opt(1, "update the EMA every this many optimizer steps", gt(0))
+    use_for_eval: bool = opt(True, "evaluate and sample with the EMA weights")
+
+
+@attrs.frozen
+class TrainConfig:
+    """How to optimise. One optimizer step consumes batch_size x grad_accum x (number of processes) samples."""
+
+    batch_size: int = opt(16, "samples per micro-batch, per process", gt(0))
+    grad_accum: int = opt(1, "micro-batches accumulated into one optimizer step", gt(0))
+    max_steps: int = opt(1000, "optimizer steps to train for (unless max_epochs is set)", gt(0))
+    max_epochs: int | None = opt(
+        None, "when set: train this many epochs of the train split (overrides max_steps)", gt(0)
+    )
+    optimizer: Literal["adamw", "adam", "sgd"] = opt("adamw", "optimizer")
+    lr: float = opt(3e-4, "peak learning rate", gt(0))
+    weight_decay: float = opt(0.0, "weight decay (never on norms, biases and other 1-d parameters)", ge(0))
+    betas: list[float] = opt(factory=lambda: [0.9, 0.999], doc="Adam(W) betas")
+    momentum: float = opt(0.9, "SGD momentum", ge(0), lt(1))
     lr_schedule: Literal["constant", "cosine", "linear"] = opt("cosine", "decay after warmup")
     warmup_steps: int = opt(100, "linear warmup from 0 to lr", ge(0))
     min_lr_ratio: float = opt(0.0, "final lr as a fraction of lr (cosine/linear)", ge(0), le(1))
     clip_grad_norm: float | None = opt(1.0, "clip the global grad norm to this; unset = no clipping", gt(0))
+    precision: Literal["fp32", "bf16", "fp16"] = opt(
+        "fp32", "autocast dtype (fp16 adds a GradScaler; bf16 works on CPU)"
+    )
+    ema: EMAConfig | None = opt(None, "[train.ema] section: keep an EMA of the weights; unset = no EMA")
+    compile: bool = opt(False, "torch.compile the backbone")
+    channels_last: bool = opt(False, "channels_last memory format for the backbone and its inputs")
+    grad_checkpointing: bool = opt(False, "activation checkpointing in backbones that support it")
+    max_nonfinite: int = opt(10, "stop after this many consecutive steps with a non-finite loss/grad", gt(0))
     log_every: int = opt(10, "steps between logged scalars", gt(0))
     eval_every: int = opt(0, "steps between evaluations; 0 = only at the end", ge(0))
     checkpoint_every: int = opt(0, "steps between checkpoints; 0 = only at the end", ge(0))
+    keep_last: int | None = opt(None, "keep only this many newest checkpoints; unset = all", gt(0))
     num_workers: int = opt(2, "threads that produce samples", ge(0))
     prefetch: int = opt(4, "batches prefetched ahead of the step", ge(0))
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if len(self.betas) != 2:
+            yield "betas", f"expected [beta1, beta2], got {self.betas!r}"
 
 
 @attrs.frozen

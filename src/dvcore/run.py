@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,8 @@ from dvcore import recipe as recipes
 from dvcore.recipe import Recipe, RecipeError
 from dvcore.registry import Registry
 from dvcore.tasks.base import EvalResult, Task
-from dvcore.track.base import RunInfo
-from dvcore.train import checkpoint
+from dvcore.track.base import RunInfo, Tracker
+from dvcore.train import checkpoint, distributed
 from dvcore.train.trainer import Trainer
 
 RECIPE_FILE = "recipe.toml"
@@ -103,6 +105,20 @@ def new_run_dir(recipe: Recipe, run_dir: Path | None) -> Path:
     return path
 
 
+def provenance(registry: Registry) -> dict[str, Any]:
+    """Git commit of the working tree (when in one) and versions of the distributions that registered components."""
+    commit = None
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path.cwd()
+        )
+        commit = out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    versions = {c.origin: c.version for c in registry}
+    return {"git_commit": commit, "versions": {**versions, "torch": str(torch.__version__)}}
+
+
 def execute(
     recipe: Recipe,
     registry: Registry,
@@ -111,23 +127,34 @@ def execute(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train a recipe in a run directory; returns the summary written to summary.json."""
+    """Train a recipe in a run directory; returns the summary written to summary.json.
+
+    Under torchrun every process calls this; rank 0 names the run directory, tracks
+    and writes checkpoints, and every rank resumes from the same checkpoint.
+    """
     device = resolve_device(recipe.device)
-    run_dir = new_run_dir(recipe, run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RECIPE_FILE).write_text(recipes.to_toml(recipe, registry))
+    dist_info = distributed.init(device)
+    device = distributed.device_for(dist_info, device)
+    run_dir = distributed.broadcast(new_run_dir(recipe, run_dir) if dist_info.is_main else None, dist_info)
+    if dist_info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / RECIPE_FILE).write_text(recipes.to_toml(recipe, registry))
+    distributed.barrier(dist_info)
 
     seed_everything(recipe.seed)
     components = build_components(recipe, registry)
     latest = checkpoint.load_latest(run_dir / "checkpoints") if resume else None
-    tracker_info = RunInfo(
-        experiment=recipe.experiment,
-        name=run_dir.name,
-        directory=run_dir,
-        runs_root=Path(recipe.runs_root),
-        resume_id=latest[2].get("tracker_run_id") if latest else None,
-    )
-    tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=tracker_info)
+    if dist_info.is_main:
+        tracker_info = RunInfo(
+            experiment=recipe.experiment,
+            name=run_dir.name,
+            directory=run_dir,
+            runs_root=Path(recipe.runs_root),
+            resume_id=latest[2].get("tracker_run_id") if latest else None,
+        )
+        tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=tracker_info)
+    else:
+        tracker = Tracker()
     trainer = Trainer(
         recipe,
         components.task,
@@ -136,13 +163,15 @@ def execute(
         tracker=tracker,
         device=device,
         progress=progress,
+        dist_info=dist_info,
     )
     if latest is not None:
         path, tensors, state = latest
         trainer.restore(tensors, state)
-        print(f"dvcore: resumed from {path} (step {trainer.step})")
+        if dist_info.is_main:
+            print(f"dvcore: resumed from {path} (step {trainer.step})", file=sys.stderr)
     else:
-        tracker.log_hparams(recipes.to_dict(recipe, registry))
+        tracker.log_hparams({**recipes.to_dict(recipe, registry), **provenance(registry)})
 
     started = time.perf_counter()
     try:
@@ -153,10 +182,13 @@ def execute(
         "experiment": recipe.experiment,
         "run_dir": str(run_dir),
         "steps": trainer.step,
+        "skipped_steps": trainer.skipped_steps,
         "train_seconds": round(time.perf_counter() - started, 2),
         "parameters": count_parameters(components.model),
+        "world_size": dist_info.world_size,
         "tracker_run_id": tracker.run_id,
         "eval": result.scores,
     }
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    if dist_info.is_main:
+        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary

@@ -1,13 +1,17 @@
 """The training loop, readable top to bottom.
 
-One step: batch -> forward -> loss -> backward -> clip -> optimizer step -> log ->
-maybe eval -> maybe checkpoint. The loop owns the optimizer, the LR schedule,
-the data loader position and the RNGs, so a run stopped at step k and resumed
-from its checkpoint continues exactly as if it had never stopped.
+One optimizer step: k micro-batches (forward under autocast, loss, backward) ->
+unscale -> clip -> skip if non-finite -> optimizer step -> EMA -> log -> maybe
+eval -> maybe checkpoint -> stop if a signal asked for it. The loop owns the
+optimizer, LR schedule, GradScaler, EMA, data loader position and RNGs, so a run
+stopped at step k and resumed from its checkpoint continues bit-exactly (CPU).
 """
 
 from __future__ import annotations
 
+import contextlib
+import resource
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,9 +24,26 @@ from dvcore.data.pipeline import build_loader
 from dvcore.recipe import Recipe
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import Tracker
-from dvcore.train import checkpoint
+from dvcore.train import checkpoint, distributed
+from dvcore.train.distributed import DistInfo
+from dvcore.train.ema import EMA
 from dvcore.train.optim import build_optimizer, lr_at
 from dvcore.train.progress import TrainProgress
+from dvcore.train.signals import StopRequest
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class TrainingStopped(Exception):
+    """A signal asked the run to stop; a checkpoint was written."""
+
+    def __init__(self, step: int, checkpoint_path: Path, signum: int):
+        self.step, self.checkpoint_path, self.signum = step, checkpoint_path, signum
+        super().__init__(f"stopped by signal {signum} after step {step}; checkpoint {checkpoint_path}")
+
+
+class TrainingDiverged(Exception):
+    """Too many consecutive non-finite steps; the last good state was checkpointed."""
 
 
 class Head(Sequence):
@@ -40,10 +61,21 @@ class Head(Sequence):
         return self.dataset[i]
 
 
-def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {
-        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
-    }
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            v = v.to(device, non_blocking=True)
+            if channels_last and v.ndim == 4:
+                v = v.contiguous(memory_format=torch.channels_last)
+        out[k] = v
+    return out
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process RSS)
 
 
 class Trainer:
@@ -57,25 +89,54 @@ class Trainer:
         tracker: Tracker,
         device: torch.device,
         progress: bool = True,
+        dist_info: DistInfo | None = None,
     ):
-        self.recipe, self.cfg, self.task = recipe, recipe.train, task
-        self.model, self.device, self.tracker = model.to(device), device, tracker
+        self.recipe, self.cfg, self.task, self.tracker = recipe, recipe.train, task, tracker
+        self.device, self.dist = device, dist_info or DistInfo()
         self.run_dir, self.checkpoint_dir = Path(run_dir), Path(run_dir) / "checkpoints"
-        self.optimizer = build_optimizer(self.model, self.cfg)
+        cfg = self.cfg
+
+        # The model as trained (raw parameters), and the callable used in the step (compiled, DDP).
+        self.model = model.to(device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if cfg.grad_checkpointing:
+            if not hasattr(self.model, "grad_checkpointing"):
+                raise ValueError(
+                    f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"
+                )
+            self.model.grad_checkpointing = True
+        self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema else None
+        self.step_model: nn.Module = self.model
+        if self.dist.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            self.step_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if cfg.compile:
+            self.step_model = torch.compile(self.step_model)
+
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.precision)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+
         splits = task.datasets()
         self.loader = build_loader(
             splits["train"],
-            batch_size=self.cfg.batch_size,
+            batch_size=cfg.batch_size,
             seed=recipe.seed,
             shuffle=True,
             drop_last=True,
-            num_workers=self.cfg.num_workers,
-            prefetch=self.cfg.prefetch,
+            num_workers=cfg.num_workers,
+            prefetch=cfg.prefetch,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
             pin_memory=device.type == "cuda",
         )
+        steps_per_epoch = len(splits["train"]) // self.dist.world_size // cfg.batch_size // cfg.grad_accum
+        self.max_steps = cfg.max_epochs * max(steps_per_epoch, 1) if cfg.max_epochs else cfg.max_steps
         self.eval_set = Head(splits["eval"], recipe.eval.max_samples)
         self.step = 0
-        self.progress_enabled = progress
+        self.skipped_steps = 0
+        self.progress_enabled = progress and self.dist.is_main
         self.last_eval: EvalResult | None = None
 
     # ------------------------------------------------------------------------------------------
@@ -85,52 +146,102 @@ class Trainer:
     def fit(self) -> EvalResult:
         cfg = self.cfg
         progress = TrainProgress(
-            cfg.max_steps, start=self.step, every=cfg.log_every, enabled=self.progress_enabled
+            self.max_steps, start=self.step, every=cfg.log_every, enabled=self.progress_enabled
         )
         batches = self._batches()
-        t_last, samples_since = time.perf_counter(), 0
+        samples_per_step = cfg.batch_size * cfg.grad_accum * self.dist.world_size
+        consecutive_bad, t_log, steps_since_log = 0, time.perf_counter(), 0
         try:
-            while self.step < cfg.max_steps:
-                batch = to_device(next(batches), self.device)
-                lr = lr_at(self.step, cfg)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
+            with StopRequest() as stop:
+                while self.step < self.max_steps:
+                    t_step = time.perf_counter()
+                    lr = lr_at(self.step, cfg, self.max_steps)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
 
-                self.model.train()
-                loss, extras = self.task.training_loss(self.model, batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-                self.optimizer.step()
-                self.step += 1
-                samples_since += cfg.batch_size
+                    # forward/backward over k micro-batches; DDP syncs gradients on the last one only
+                    self.step_model.train()
+                    loss_sum = torch.zeros((), device=self.device)
+                    extras: dict[str, float] = {}
+                    for micro in range(cfg.grad_accum):
+                        batch = to_device(next(batches), self.device, cfg.channels_last)
+                        last = micro == cfg.grad_accum - 1
+                        no_sync = self.dist.enabled and not last and hasattr(self.step_model, "no_sync")
+                        with (
+                            self.step_model.no_sync() if no_sync else contextlib.nullcontext(),
+                            self._autocast(),
+                        ):
+                            loss, extras = self.task.training_loss(self.step_model, batch)
+                        self.scaler.scale(loss / cfg.grad_accum).backward()
+                        loss_sum += loss.detach().float()
+                    loss_value = loss_sum / cfg.grad_accum
 
-                if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                    elapsed = time.perf_counter() - t_last
-                    throughput = samples_since / max(elapsed, 1e-9)
-                    scalars = {
-                        "loss": loss.item(),
-                        "lr": lr,
-                        "grad_norm": grad_norm.item(),
-                        "samples_per_s": throughput,
-                    }
-                    self.tracker.log_scalars({**scalars, **extras}, self.step, context="train")
-                    progress.update(self.step, scalars["loss"], throughput)
-                    t_last, samples_since = time.perf_counter(), 0
-                if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.max_steps:
-                    self.evaluate()
-                if (
-                    cfg.checkpoint_every
-                    and self.step % cfg.checkpoint_every == 0
-                    and self.step < cfg.max_steps
-                ):
-                    self.save_checkpoint()
+                    # clip, then step unless something is not finite
+                    self.scaler.unscale_(self.optimizer)
+                    max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+                    finite = bool(torch.isfinite(loss_value)) and (
+                        self.scaler.is_enabled() or bool(torch.isfinite(grad_norm))
+                    )
+                    if distributed.any_rank(not finite, self.dist):
+                        self.skipped_steps += 1
+                        consecutive_bad += 1
+                        self.optimizer.zero_grad(set_to_none=True)
+                        if self.scaler.is_enabled():
+                            self.scaler.update()
+                        if consecutive_bad >= cfg.max_nonfinite:
+                            path = self.save_checkpoint()
+                            raise TrainingDiverged(
+                                f"{consecutive_bad} consecutive steps with a non-finite loss or gradient "
+                                f"(last at step {self.step + 1}); the last good state is in {path}"
+                            )
+                    else:
+                        consecutive_bad = 0
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
+                        self.optimizer.zero_grad(set_to_none=True)
+                        if self.ema is not None and (self.step + 1) % cfg.ema.every == 0:
+                            self.ema.update(self.model)
+                    self.step += 1
+                    steps_since_log += 1
+
+                    if self.step % cfg.log_every == 0 or self.step == self.max_steps:
+                        now = time.perf_counter()
+                        scalars = {
+                            "loss": loss_value.item(),
+                            "lr": lr,
+                            "grad_norm": grad_norm.item(),
+                            "samples_per_s": samples_per_step * steps_since_log / max(now - t_log, 1e-9),
+                            "step_time_s": now - t_step,
+                            "peak_memory_mb": peak_memory_mb(self.device),
+                            "skipped_steps": self.skipped_steps,
+                        }
+                        if self.scaler.is_enabled():
+                            scalars["grad_scale"] = self.scaler.get_scale()
+                        self.tracker.log_scalars({**scalars, **extras}, self.step, context="train")
+                        progress.update(self.step, scalars["loss"], scalars["samples_per_s"])
+                        t_log, steps_since_log = now, 0
+                    if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.max_steps:
+                        self.evaluate()
+                    if (
+                        cfg.checkpoint_every
+                        and self.step % cfg.checkpoint_every == 0
+                        and self.step < self.max_steps
+                    ):
+                        self.save_checkpoint()
+                    if distributed.any_rank(stop.requested, self.dist) and self.step < self.max_steps:
+                        path = self.save_checkpoint()
+                        raise TrainingStopped(self.step, path, stop.signal or 0)
         finally:
             progress.close()
         result = self.evaluate()
         self.save_checkpoint()
         return result
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _batches(self) -> Iterator[dict[str, Any]]:
         """Batches forever, epoch after epoch; the loader keeps its own position for checkpoints."""
@@ -138,48 +249,84 @@ class Trainer:
             yield from self.loader
 
     # ------------------------------------------------------------------------------------------
-    # Evaluation
+    # Evaluation (rank 0; the others wait)
     # ------------------------------------------------------------------------------------------
 
+    @property
+    def eval_model(self) -> nn.Module:
+        if self.ema is not None and self.cfg.ema.use_for_eval:
+            return self.ema.module
+        return self.model
+
     def evaluate(self) -> EvalResult:
-        self.model.eval()
-        eval_loader = build_loader(
-            self.eval_set,
-            batch_size=self.recipe.eval.batch_size,
-            seed=self.recipe.seed,
-            shuffle=False,
-            drop_last=False,
-            num_workers=self.cfg.num_workers,
-            prefetch=self.cfg.prefetch,
-        )
-        result = self.task.evaluate(self.model, (to_device(b, self.device) for b in eval_loader))
-        self.tracker.log_scalars(result.scores, self.step, context="eval")
-        self.tracker.log_images(result.images, self.step, context="eval")
+        result = EvalResult({})
+        if self.dist.is_main:
+            model = self.eval_model
+            model.eval()
+            eval_loader = build_loader(
+                self.eval_set,
+                batch_size=self.recipe.eval.batch_size,
+                seed=self.recipe.seed,
+                shuffle=False,
+                drop_last=False,
+                num_workers=self.cfg.num_workers,
+                prefetch=self.cfg.prefetch,
+            )
+            with self._autocast():
+                result = self.task.evaluate(
+                    model, (to_device(b, self.device, self.cfg.channels_last) for b in eval_loader)
+                )
+            self.tracker.log_scalars(result.scores, self.step, context="eval")
+            self.tracker.log_images(result.images, self.step, context="eval")
+        distributed.barrier(self.dist)
         self.last_eval = result
         return result
 
     # ------------------------------------------------------------------------------------------
-    # Checkpoints
+    # Checkpoints (rank 0 writes; every rank restores the same one)
     # ------------------------------------------------------------------------------------------
 
     def save_checkpoint(self) -> Path:
-        opt_tensors, opt_rest = checkpoint.flatten_optimizer(self.optimizer.state_dict())
-        rng_tensors, rng_rest = checkpoint.rng_state()
-        state = {
-            "step": self.step,
-            "optimizer": opt_rest,
-            "loader": self.loader.state_dict(),
-            "rng": rng_rest,
-            "tracker_run_id": self.tracker.run_id,
-        }
-        tensors = {"model": self.model.state_dict(), "optimizer": opt_tensors, "rng": rng_tensors}
-        return checkpoint.save(self.checkpoint_dir, self.step, tensors, state)
+        path = self.checkpoint_dir / f"step_{self.step:08d}"
+        if self.dist.is_main:
+            opt_tensors, opt_rest = checkpoint.flatten_optimizer(self.optimizer.state_dict())
+            rng_tensors, rng_rest = checkpoint.rng_state()
+            state = {
+                "step": self.step,
+                "skipped_steps": self.skipped_steps,
+                "optimizer": opt_rest,
+                "scaler": self.scaler.state_dict(),
+                "ema_updates": self.ema.num_updates if self.ema else None,
+                "loader": self.loader.state_dict(),
+                "rng": rng_rest,
+                "tracker_run_id": self.tracker.run_id,
+            }
+            tensors = {"model": self.model.state_dict(), "optimizer": opt_tensors, "rng": rng_tensors}
+            if self.ema is not None:
+                tensors["ema"] = self.ema.state_dict()
+            path = checkpoint.save(
+                self.checkpoint_dir, self.step, tensors, state, keep_last=self.cfg.keep_last
+            )
+        distributed.barrier(self.dist)
+        return path
 
     def restore(self, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any]) -> None:
         self.model.load_state_dict(tensors["model"])
         self.optimizer.load_state_dict(
             checkpoint.unflatten_optimizer(tensors["optimizer"], state["optimizer"])
         )
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            if "ema" in tensors:
+                self.ema.load_state_dict(tensors["ema"], state.get("ema_updates") or 0)
+            else:
+                print(
+                    "dvcore: warning: checkpoint has no EMA; starting the EMA from the weights",
+                    file=sys.stderr,
+                )
+                self.ema.load_state_dict(tensors["model"], 0)
         self.loader.load_state_dict(state["loader"])
         checkpoint.set_rng_state(tensors["rng"], state["rng"])
         self.step = state["step"]
+        self.skipped_steps = state.get("skipped_steps", 0)
