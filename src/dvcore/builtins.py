@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dvcore.data.moving_shapes import MovingShapesOptions, build_moving_shapes
+from dvcore.diffusion.components import register as register_diffusion
 from dvcore.hookspecs import hookimpl
 from dvcore.registry import NoOptions, Registrar
 from dvcore.tasks.interpolate import InterpolateOptions, InterpolateTask
@@ -24,3 +25,4 @@ def dvcore_register_components(registrar: Registrar) -> None:
     registrar.add("loss", "pixel", build_pixel_loss, PixelLossOptions)
     registrar.add("tracker", "aim", build_aim_tracker, AimOptions)
     registrar.add("tracker", "none", build_null_tracker, NoOptions)
+    register_diffusion(registrar)  # schedules, samplers, the diffusion loss

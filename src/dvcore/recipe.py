@@ -69,6 +69,16 @@ class LossSection(Section):
 
 
 @attrs.frozen
+class ScheduleSection(Section):
+    kind: ClassVar[str] = "schedule"
+
+
+@attrs.frozen
+class SamplerSection(Section):
+    kind: ClassVar[str] = "sampler"
+
+
+@attrs.frozen
 class MetricSection(Section):
     kind: ClassVar[str] = "metric"
 
@@ -147,6 +157,10 @@ class Recipe:
     data: DatasetSection = opt(doc="dataset component")
     model: BackboneSection = opt(doc="backbone component")
     loss: LossSection = opt(LossSection("pixel"), "loss component")
+    schedule: ScheduleSection | None = opt(
+        None, "noise schedule (diffusion tasks; unset = the task's default)"
+    )
+    sampler: SamplerSection | None = opt(None, "sampler used for eval and sampling (diffusion tasks)")
     seed: int = opt(0, "seed for weights, data order and noise", ge(0))
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto = cuda when available")
     run_name: str | None = opt(None, "run directory name; unset = timestamp")
@@ -368,7 +382,11 @@ def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> A
         try:
             with attrs.validators.disabled():
                 partial = conv.structure(pruned, cls)
-            found += [(p, m) for p, m in _check_values(partial, []) if p not in [q for q, _ in found]]
+            failed = [q for q, _ in found]
+            # a check on a value that failed to structure (or on what contains it) would only repeat it
+            found += [
+                (p, m) for p, m in _check_values(partial, []) if not any(_overlaps(p, q) for q in failed)
+            ]
         except Exception:
             pass  # e.g. a required section is missing: the structural problems are all we can say
         raise RecipeError(
@@ -378,6 +396,11 @@ def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> A
     if problems:
         raise RecipeError([f"{_join(p)}: {m}" for p, m in problems])
     return obj
+
+
+def _overlaps(a: list[str | int], b: list[str | int]) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
 
 
 def _sort_key(path: list[str | int]) -> list[tuple[int, str]]:

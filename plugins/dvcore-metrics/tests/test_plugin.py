@@ -6,9 +6,21 @@ import pytest
 import torch
 
 import dvcore.plugins
-from dvcore.metrics import MeanMetric
+from dvcore.metrics import MeanMetric, Metric
 from dvcore.registry import Registry
-from dvcore_metrics import PSNR, SSIM, PSNROptions, PSNRUint8Options, SSIMOptions
+from dvcore_metrics import (
+    FID,
+    KID,
+    PSNR,
+    SSIM,
+    FIDOptions,
+    InceptionScore,
+    InceptionScoreOptions,
+    KIDOptions,
+    PSNROptions,
+    PSNRUint8Options,
+    SSIMOptions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +33,9 @@ def test_metrics_register_through_the_entry_point(registry: Registry) -> None:
         ("psnr", PSNROptions, PSNR),
         ("psnr_uint8", PSNRUint8Options, PSNR),
         ("ssim", SSIMOptions, SSIM),
+        ("fid", FIDOptions, FID),
+        ("kid", KIDOptions, KID),
+        ("inception_score", InceptionScoreOptions, InceptionScore),
     ]:
         component = registry.get("metric", name)
         assert (component.origin, component.options, component.factory) == ("dvcore-metrics", options, cls)
@@ -34,3 +49,17 @@ def test_registered_metrics_build_with_default_options(registry: Registry) -> No
     x = torch.rand(2, 3, 16, 16)
     for metric in built.values():
         assert metric.update(x, (x + 0.05).clamp(0, 1)).shape == (2,)
+
+
+def test_set_level_metrics_build_from_the_registry_and_follow_the_core_contract(registry: Registry) -> None:
+    """What `dvcore eval` does: build by name, update(generated, real or None), compute, save_reference."""
+    real, generated = torch.rand(12, 3, 16, 16), torch.rand(12, 3, 16, 16) * 0.5
+    for name in ("fid", "kid", "inception_score"):
+        component = registry.get("metric", name)
+        metric = component.build(component.options(features="random_conv", device="cpu"))
+        assert isinstance(metric, Metric) and metric.name == name
+        assert metric.update(generated, real) is None
+        score = metric.compute()
+        assert isinstance(score, float) and score == score  # not NaN
+        assert metric.higher_is_better == (name == "inception_score")
+        assert metric.uses_reference == (name != "inception_score")

@@ -189,12 +189,6 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                         if self.scaler.is_enabled():
                             self.scaler.update()
-                        if consecutive_bad >= cfg.max_nonfinite:
-                            path = self.save_checkpoint()
-                            raise TrainingDiverged(
-                                f"{consecutive_bad} consecutive steps with a non-finite loss or gradient "
-                                f"(last at step {self.step + 1}); the last good state is in {path}"
-                            )
                     else:
                         consecutive_bad = 0
                         self.scaler.step(self.optimizer)
@@ -204,6 +198,12 @@ class Trainer:
                             self.ema.update(self.model)
                     self.step += 1
                     steps_since_log += 1
+                    if consecutive_bad >= cfg.max_nonfinite:
+                        path = self.save_checkpoint()  # the weights are still the last good ones
+                        raise TrainingDiverged(
+                            f"{consecutive_bad} consecutive steps with a non-finite loss or gradient "
+                            f"(the last at step {self.step}); the last good state is in {path}"
+                        )
 
                     if self.step % cfg.log_every == 0 or self.step == self.max_steps:
                         now = time.perf_counter()

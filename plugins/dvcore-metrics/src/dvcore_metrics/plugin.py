@@ -1,9 +1,12 @@
-"""Registers the image metrics with dvcore."""
+"""Registers the image metrics and the generative-model metrics with dvcore."""
 
 from __future__ import annotations
 
 from dvcore import hookimpl
 from dvcore.registry import Registrar
+from dvcore_metrics.fid import FID, FIDOptions
+from dvcore_metrics.inception_score import InceptionScore, InceptionScoreOptions
+from dvcore_metrics.kid import KID, KIDOptions
 from dvcore_metrics.psnr import PSNR, PSNROptions, PSNRUint8Options
 from dvcore_metrics.ssim import SSIM, SSIMOptions
 
@@ -16,4 +19,25 @@ def dvcore_register_components(registrar: Registrar) -> None:
     )
     registrar.add(
         "metric", "ssim", SSIM, SSIMOptions, doc="SSIM, Gaussian 11x11 window, sigma 1.5 (Wang 2004)"
+    )
+    registrar.add(
+        "metric",
+        "fid",
+        FID,
+        FIDOptions,
+        doc="Fréchet Inception Distance, generated vs real/reference (set-level)",
+    )
+    registrar.add(
+        "metric",
+        "kid",
+        KID,
+        KIDOptions,
+        doc="Kernel Inception Distance, unbiased MMD^2 over subsets (set-level)",
+    )
+    registrar.add(
+        "metric",
+        "inception_score",
+        InceptionScore,
+        InceptionScoreOptions,
+        doc="Inception Score of the generated images over splits (set-level)",
     )

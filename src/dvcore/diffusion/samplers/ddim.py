@@ -1,0 +1,108 @@
+"""DDIM sampling (Song et al. 2021), deterministic at eta = 0.
+
+x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - s^2) eps_hat + s z      (DDIM eq. 12)
+s = eta sqrt((1 - ab_prev)/(1 - ab_t)) sqrt(1 - ab_t/ab_prev)               (DDIM eq. 16)
+
+ab_prev is alpha_bar at the next sampling step, and after the last step 1 (or alpha_bar of
+training step 0 with ``set_alpha_to_one = false``). eta = 1 is DDPM's posterior with the
+fixed_small variance.
+
+diffusers' DDIMScheduler steps from t to t - T // n whatever the spacing, which is the next
+grid point only for leading spacing and for trailing spacing when n divides T; for linspace it
+lands between grid points. Here every step goes to the next point of the grid, as in
+diffusers' DDPM and DPM-Solver schedulers; where the two grids agree the samplers agree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import attrs
+import torch
+
+from dvcore.diffusion.prediction import eps_from, x0_from
+from dvcore.diffusion.samplers.base import ModelFn, Sampler, SampleResult, TrajectoryStep
+from dvcore.diffusion.schedules import Schedule
+from dvcore.diffusion.spacing import spaced_timesteps
+from dvcore.options import ge, gt, le, lt, opt
+
+Tensor = torch.Tensor
+
+
+@attrs.frozen
+class DDIMOptions:
+    """Denoising diffusion implicit models: deterministic (eta = 0) to DDPM-like (eta = 1)."""
+
+    eta: float = opt(0.0, "stochasticity: 0 = deterministic DDIM, 1 = DDPM posterior variance", ge(0), le(1))
+    timestep_spacing: Literal["linspace", "leading", "trailing"] = opt(
+        "trailing", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
+    )
+    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
+    set_alpha_to_one: bool = opt(True, "the last step goes to alpha_bar = 1 (else to alpha_bar of step 0)")
+    clip_sample: bool = opt(True, "clip the predicted x0 to [-clip_sample_range, clip_sample_range]")
+    clip_sample_range: float = opt(1.0, "bound for clip_sample", gt(0))
+    thresholding: bool = opt(
+        False, "dynamic thresholding of the predicted x0 (Imagen); overrides clip_sample"
+    )
+    thresholding_ratio: float = opt(0.995, "quantile of |x0| used as the threshold", gt(0), lt(1))
+    thresholding_max: float | None = opt(None, "upper bound of the threshold; unset = none (Imagen)", ge(1))
+    eps_from_clipped_x0: bool = opt(
+        False, "recompute eps from the clipped x0 (diffusers' use_clipped_model_output); else the model's eps"
+    )
+
+
+class DDIMSampler(Sampler):
+    """DDIM (Song et al. 2021)."""
+
+    name = "ddim"
+    options: DDIMOptions
+
+    def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
+        o = self.options
+        ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, o.timestep_spacing, o.steps_offset)
+        return torch.from_numpy(ts)
+
+    def sample(
+        self,
+        model_fn: ModelFn,
+        noise: Tensor,
+        schedule: Schedule,
+        *,
+        num_steps: int,
+        prediction_type: str = "eps",
+        generator: torch.Generator | None = None,
+        record: bool = False,
+    ) -> SampleResult:
+        self._check(prediction_type)
+        o = self.options
+        ts = self.timesteps(schedule, num_steps)  # (n,) training steps, by sampling step
+        ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
+        final_ab = 1.0 if o.set_alpha_to_one else ab[0]
+        trajectory: list[TrajectoryStep] | None = [] if record else None
+        x = noise
+        for i, t in enumerate(ts.tolist()):
+            ab_t = ab[int(t)]
+            ab_prev = (
+                final_ab if i == len(ts) - 1 else ab[int(ts[i + 1])]
+            )  # alpha_bar at the next sampling step
+            a_t, s_t = math.sqrt(ab_t), math.sqrt(1 - ab_t)
+
+            out, _ = self._call(model_fn, x, t)  # (B, C, H, W)
+            pred_eps = eps_from(out, x, a_t, s_t, prediction_type)
+            pred_x0 = self._process_x0(x0_from(out, x, a_t, s_t, prediction_type))
+            if o.eps_from_clipped_x0:
+                pred_eps = (x - a_t * pred_x0) / s_t
+            self._record(trajectory, x, pred_x0)
+
+            var = (1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)  # DDIM eq. 16 with eta = 1
+            std = o.eta * math.sqrt(var)
+            x = math.sqrt(ab_prev) * pred_x0 + math.sqrt(max(1 - ab_prev - std**2, 0.0)) * pred_eps  # eq. 12
+            if o.eta > 0:
+                x = x + std * self._randn(x, generator)
+        return SampleResult(x0=x, trajectory=trajectory, timesteps=ts)
+
+
+def build_ddim(options: DDIMOptions) -> DDIMSampler:
+    """DDIM (Song et al. 2021); eta = 0 is deterministic."""
+    return DDIMSampler(options)
