@@ -188,6 +188,7 @@ def execute(
         "world_size": dist_info.world_size,
         "tracker_run_id": tracker.run_id,
         "eval": result.scores,
+        **components.task.summary(),
     }
     if dist_info.is_main:
         (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))

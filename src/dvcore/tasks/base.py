@@ -39,3 +39,14 @@ class Task:
 
     def evaluate(self, model: nn.Module, batches: Iterable[dict[str, torch.Tensor]]) -> EvalResult:
         raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-able training state the task keeps (e.g. importance-sampling history); saved in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def summary(self) -> dict[str, Any]:
+        """Facts for summary.json at the end of a run (e.g. corrupt files skipped)."""
+        return {}

@@ -298,6 +298,7 @@ class Trainer:
                 "scaler": self.scaler.state_dict(),
                 "ema_updates": self.ema.num_updates if self.ema else None,
                 "loader": self.loader.state_dict(),
+                "task": self.task.state_dict(),
                 "rng": rng_rest,
                 "tracker_run_id": self.tracker.run_id,
             }
@@ -327,6 +328,7 @@ class Trainer:
                 )
                 self.ema.load_state_dict(tensors["model"], 0)
         self.loader.load_state_dict(state["loader"])
+        self.task.load_state_dict(state.get("task", {}))
         checkpoint.set_rng_state(tensors["rng"], state["rng"])
         self.step = state["step"]
         self.skipped_steps = state.get("skipped_steps", 0)
