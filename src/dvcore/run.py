@@ -142,7 +142,10 @@ def execute(
     distributed.barrier(dist_info)
 
     seed_everything(recipe.seed)
-    components = build_components(recipe, registry)
+    components = build_components(recipe, registry)  # identical weights on every rank
+    if dist_info.rank > 0:
+        # Other ranks draw their own noise (diffusion timesteps and noise must differ per shard).
+        seed_everything(recipe.seed + 7919 * dist_info.rank)
     latest = checkpoint.load_latest(run_dir / "checkpoints") if resume else None
     if dist_info.is_main:
         tracker_info = RunInfo(

@@ -330,5 +330,7 @@ class Trainer:
         self.loader.load_state_dict(state["loader"])
         self.task.load_state_dict(state.get("task", {}))
         checkpoint.set_rng_state(tensors["rng"], state["rng"])
+        if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others re-derive theirs
+            torch.manual_seed(self.recipe.seed + 7919 * self.dist.rank + 104729 * state["step"])
         self.step = state["step"]
         self.skipped_steps = state.get("skipped_steps", 0)
