@@ -7,6 +7,7 @@ prints one line per problem on stderr and exits with code 2, no traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import typing
 from pathlib import Path
@@ -110,7 +111,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console = Console()
     scores = summary["eval"]
     predictors = sorted({k.split("/", 1)[0] for k in scores}, key=lambda p: (p != "model", p))
-    metrics = sorted({k.split("/", 1)[1] for k in scores})
+    # per-timestep-bucket losses stay in summary.json and the tracker's figure
+    metrics = sorted({k.split("/", 1)[1] for k in scores if not re.search(r"_t\d+-\d+$", k)})
     table = Table(title=f"{summary['experiment']}: step {summary['steps']}, {summary['train_seconds']:.0f} s")
     table.add_column("predictor")
     for m in metrics:
@@ -144,6 +146,157 @@ def validate(recipe: str, overrides: tuple[str, ...]) -> None:
         f"channels {facts['channels'][0]}->{facts['channels'][1]}, samples {facts['sample_shape']}, "
         + ", ".join(f"{k} {v}" for k, v in facts["splits"].items())
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# sample / movie
+# ----------------------------------------------------------------------------------------------
+
+
+def _load_run(run_dir: Path, ema: bool | None, device: str):
+    from dvcore.inference import load_run
+
+    try:
+        return load_run(run_dir, loaded_plugins().registry, ema=ema, device=device)
+    except RecipeError as exc:
+        _fail(exc.problems, str(run_dir))
+
+
+def _sampler_override(name: str | None, eta: float | None, run) -> Any:
+    """A sampler built from --sampler/--eta (validated like a recipe section); None = the run's."""
+    if name is None and eta is None:
+        return None
+    from dvcore.recipe import SamplerSection
+
+    registry = loaded_plugins().registry
+    section = {"name": name or (run.recipe.sampler.name if run.recipe.sampler else "ddim")}
+    if eta is not None:
+        section["eta"] = eta
+    try:
+        parsed = recipes.structure(section, registry, SamplerSection)
+    except RecipeError as exc:
+        _fail([f"--sampler/--eta: {p.removeprefix('(recipe): ')}" for p in exc.problems], "the options")
+    return registry.get("sampler", parsed.name).build(parsed.options)
+
+
+def _needs_sampling(run, command: str) -> None:
+    if not hasattr(run.task, "sample"):
+        _fail(
+            [f"{command}: the run's task {run.recipe.task.name!r} does not sample images"], str(run.run_dir)
+        )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--num",
+    "-n",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Images to write (under torchrun use -n: torchrun itself claims --num as an abbreviation).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--sampler", help="Sampler name (default: the recipe's).")
+@click.option("--steps", type=click.IntRange(min=1), help="Sampling steps (default: the recipe's).")
+@click.option("--eta", type=float, help="DDIM eta.")
+@click.option("--ema/--no-ema", default=None, help="EMA or raw weights (default: EMA when the run kept one).")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for 000000.png ...")
+@click.option("--seed", type=int, default=0, show_default=True, help="Image i depends on (seed, i) only.")
+@click.option("--npz", is_flag=True, help="Also write all images as one samples.npz (uint8 N,H,W,C).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+def sample(run_dir, num, batch_size, sampler, steps, eta, ema, out, seed, npz, device) -> None:
+    """Write NUM generated images from a trained run: deterministic per index, resumable, data-parallel."""
+    from dvcore.run import resolve_device
+    from dvcore.sampling import sample_to_folder, write_npz
+    from dvcore.train import distributed
+
+    dev = resolve_device(device)
+    dist_info = distributed.init(dev)
+    dev = distributed.device_for(dist_info, dev)
+    run = _load_run(run_dir, ema, str(dev))
+    _needs_sampling(run, "sample")
+    chosen = _sampler_override(sampler, eta, run)
+    stats = sample_to_folder(
+        run.task,
+        run.model,
+        out,
+        num=num,
+        batch_size=batch_size,
+        seed=seed,
+        dist=dist_info,
+        sampler=chosen,
+        num_steps=steps,
+    )
+    distributed.barrier(dist_info)
+    if dist_info.is_main:
+        if npz:
+            write_npz(out, num, out / "samples.npz")
+        click.echo(
+            f"{out}: {num} images ({stats['written']} written now by rank 0, {stats['images_per_s']:.1f} images/s), "
+            f"{run.weights} weights of step {run.step}"
+        )
+    distributed.shutdown(dist_info)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--num", type=click.IntRange(min=1), default=16, show_default=True, help="Samples in the grid.")
+@click.option("--sampler", help="Sampler name (default: the recipe's).")
+@click.option("--steps", type=click.IntRange(min=1), help="Sampling steps (default: the recipe's).")
+@click.option("--eta", type=float, help="DDIM eta.")
+@click.option("--ema/--no-ema", default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fps", type=float, default=8, show_default=True)
+@click.option("--scale", type=click.IntRange(min=1), default=2, show_default=True, help="Pixel upscaling.")
+@click.option("--out", type=click.Path(path_type=Path), multiple=True, help="movie.gif and/or movie.mp4.")
+@click.option("--track/--no-track", default=True, help="Also log the frames to the run's tracker.")
+def movie(run_dir, num, sampler, steps, eta, ema, seed, fps, scale, out, track) -> None:
+    """Render the denoising trajectory (x_t | predicted x0, every step) to GIF/MP4 and the tracker."""
+    from dvcore.movie import trajectory_frames, write_gif, write_mp4
+    from dvcore.sampling import image_generator
+
+    run = _load_run(run_dir, ema, "cpu")
+    _needs_sampling(run, "movie")
+    chosen = _sampler_override(sampler, eta, run)
+    result = run.task.sample(
+        run.model,
+        num,
+        generator=[image_generator(seed, i) for i in range(num)],
+        sampler=chosen,
+        num_steps=steps,
+        record=True,
+    )
+    frames = trajectory_frames(result.trajectory, result.timesteps, scale=scale)
+    outputs = list(out) or [run_dir / "movie.gif"]
+    for path in outputs:
+        if path.suffix.lower() == ".mp4":
+            write_mp4(frames, path, fps)
+        else:
+            write_gif(frames, path, fps)
+        click.echo(f"{path}: {len(frames)} frames")
+    if track:
+        _track_frames(run, frames)
+
+
+def _track_frames(run, frames) -> None:
+    """Log the movie frames as an image sequence into the run's own tracker run."""
+    import torch
+
+    from dvcore.track.base import RunInfo
+
+    summary_path = run.run_dir / "summary.json"
+    run_id = json.loads(summary_path.read_text()).get("tracker_run_id") if summary_path.exists() else None
+    info = RunInfo(run.recipe.experiment, run.run_dir.name, run.run_dir, Path(run.recipe.runs_root), run_id)
+    component = loaded_plugins().registry.get("tracker", run.recipe.tracker.name)
+    tracker = component.build(run.recipe.tracker.options, run=info)
+    try:
+        for k, frame in enumerate(frames):
+            tracker.log_images(
+                {"trajectory": torch.from_numpy(frame.copy()).permute(2, 0, 1) / 255.0}, k, context="movie"
+            )
+    finally:
+        tracker.close()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -125,8 +125,15 @@ class Sampler:
         return x0
 
     @staticmethod
-    def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
-        """Standard normal noise shaped like x, drawn on the generator's device."""
+    def _randn(x: Tensor, generator: torch.Generator | list[torch.Generator] | None) -> Tensor:
+        """Standard normal noise shaped like x, drawn on the generator's device.
+
+        A list holds one generator per sample: sample i's noise then depends on its own
+        generator only, so it is the same whatever the batch it is drawn in (``dvcore sample``).
+        """
+        if isinstance(generator, list | tuple):
+            draws = [torch.randn(x.shape[1:], generator=g, device=g.device, dtype=x.dtype) for g in generator]
+            return torch.stack(draws).to(x.device)  # (B, ...)
         device = generator.device if generator is not None else x.device
         return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
 
