@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,28 @@ from torch.utils.data import default_collate
 from torchdata.nodes import Batcher, Loader, Mapper, ParallelMapper, Prefetcher, SamplerWrapper
 
 from dvcore.data.sampling import EpochShuffleSampler
+
+
+class SingleThreadedOps:
+    """Wraps a dataset's ``__getitem__`` so that it runs torch ops on one intra-op thread.
+
+    Worker and prefetch threads each get their own OpenMP team when torch ops run in
+    them; on small tensors (one clip) that oversubscribes the cores and made sample
+    generation ~10x slower than single-threaded. ``torch.set_num_threads`` is
+    per-thread under OpenMP, so setting it inside a worker leaves the training
+    thread's setting alone. The main thread is never touched.
+    """
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+        self._configured = threading.local()
+
+    def __call__(self, index: int) -> Any:
+        if not getattr(self._configured, "done", False):
+            if threading.current_thread() is not threading.main_thread():
+                torch.set_num_threads(1)
+            self._configured.done = True
+        return self.fn(index)
 
 
 def build_loader(
@@ -33,10 +56,11 @@ def build_loader(
     """
     sampler = EpochShuffleSampler(len(dataset), seed=seed, shuffle=shuffle, rank=rank, world_size=world_size)
     node: Any = SamplerWrapper(sampler)
+    load = SingleThreadedOps(dataset.__getitem__)
     if num_workers > 0:
-        node = ParallelMapper(node, map_fn=dataset.__getitem__, num_workers=num_workers, method="thread")
+        node = ParallelMapper(node, map_fn=load, num_workers=num_workers, method="thread")
     else:
-        node = Mapper(node, dataset.__getitem__)
+        node = Mapper(node, load)
     node = Batcher(node, batch_size=batch_size, drop_last=drop_last)
     node = Mapper(node, default_collate)
     if pin_memory and torch.cuda.is_available():

@@ -1,0 +1,10 @@
+"""dvcore plugin: the patch interpolator of the seed notes (backbone ``patch_interpolator``)."""
+
+from dvcore_interp.patch_interpolator import (
+    PRESETS,
+    PatchInterpolator,
+    PatchInterpolatorOptions,
+    build_patch_interpolator,
+)
+
+__all__ = ["PRESETS", "PatchInterpolator", "PatchInterpolatorOptions", "build_patch_interpolator"]
