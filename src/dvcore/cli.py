@@ -300,6 +300,117 @@ def _track_frames(run, frames) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# eval
+# ----------------------------------------------------------------------------------------------
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Score samples (FID, KID, IS), make reference statistics, evaluate interpolation runs."""
+
+
+def _feature_options(features: str | None, weights: str | None, batch_size: int) -> dict[str, Any]:
+    options: dict[str, Any] = {"batch_size": batch_size}
+    if features:
+        options["features"] = features
+    if weights:
+        options["weights"] = weights
+    return options
+
+
+def _has_field(kind: str, name: str, field: str) -> bool:
+    registry = loaded_plugins().registry
+    if (kind, name) not in registry:
+        return False
+    return field in attrs.fields_dict(registry.get(kind, name).options)
+
+
+@eval_group.command("gen")
+@click.argument("samples", type=click.Path(path_type=Path))
+@click.option(
+    "--ref",
+    "reference",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Reference images (folder or npz of images) or statistics (.npz from `dvcore eval stats`).",
+)
+@click.option("--metric", "metric_names", multiple=True, default=("fid", "kid"), show_default=True)
+@click.option("--features", help="Feature network: inception (default; needs its weights) or random_conv.")
+@click.option("--weights", help="FID Inception weights file (default: $DVCORE_FID_WEIGHTS).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def eval_gen(samples, reference, metric_names, features, weights, batch_size, as_json) -> None:
+    """Score generated SAMPLES (a folder of images or an npz) against a reference."""
+    from dvcore.evaluation import build_metrics, check_source, count_images, is_stats_file, score_sets
+
+    problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")
+    if problems:
+        _fail(problems, "the arguments")
+    options = _feature_options(features, weights, batch_size)
+    is_stats = reference.suffix == ".npz" and is_stats_file(reference)
+    registry = loaded_plugins().registry
+    metrics = {}
+    try:
+        for name in metric_names:
+            extra = (
+                {"reference": str(reference)} if is_stats and _has_field("metric", name, "reference") else {}
+            )
+            metrics.update(build_metrics([name], {**options, **extra}, registry))
+    except RecipeError as exc:
+        _fail(exc.problems, "the metric options")
+    except (FileNotFoundError, ValueError) as exc:
+        _fail([str(exc)], str(reference))
+    scores = score_sets(samples, reference, metrics, batch_size)
+    if as_json:
+        click.echo(json.dumps(scores))
+        return
+    table = Table(title=f"{samples} ({count_images(samples)} images) vs {reference}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in scores.items():
+        table.add_row(name, f"{value:.6g}")
+    Console().print(table)
+
+
+@eval_group.command("stats")
+@click.argument("images", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Statistics file (.npz).")
+@click.option(
+    "--metric",
+    "metric_name",
+    default="fid",
+    show_default=True,
+    help="fid: mean + covariance; kid: also the raw features (serves FID too).",
+)
+@click.option("--features", help="Feature network: inception (default; needs its weights) or random_conv.")
+@click.option("--weights", help="FID Inception weights file (default: $DVCORE_FID_WEIGHTS).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+def eval_stats(images, out, metric_name, features, weights, batch_size) -> None:
+    """Compute reference statistics of IMAGES once (folder or npz) for later `dvcore eval gen --ref`."""
+    from dvcore.evaluation import build_metrics, check_source, image_batches
+
+    problems = check_source(images, "IMAGES")
+    if problems:
+        _fail(problems, "the arguments")
+    try:
+        (metric,) = build_metrics(
+            [metric_name], _feature_options(features, weights, batch_size), loaded_plugins().registry
+        ).values()
+    except RecipeError as exc:
+        _fail(exc.problems, "the metric options")
+    if not hasattr(metric, "save_reference"):
+        _fail(
+            [f"--metric {metric_name}: has no reference statistics (not a set-level metric)"], "the arguments"
+        )
+    count = 0
+    for batch in image_batches(images, batch_size):
+        metric.update(None, batch)
+        count += len(batch)
+    metric.save_reference(out)
+    click.echo(f"{out}: reference statistics of {count} images ({metric_name})")
+
+
+# ----------------------------------------------------------------------------------------------
 # plugins
 # ----------------------------------------------------------------------------------------------
 
