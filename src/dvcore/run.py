@@ -72,6 +72,10 @@ def validate(recipe: Recipe, registry: Registry) -> dict[str, Any]:
     output has the shape the task expects. Returns facts for the user.
     """
     components = build_components(recipe, registry, device="meta")
+    if recipe.train.grad_checkpointing and not any(
+        hasattr(m, "grad_checkpointing") for m in components.model.modules()
+    ):
+        raise RecipeError([f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"])
     splits = components.task.datasets()
     sample = splits["train"][0]
     key = "frames" if "frames" in sample else "image"

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 import torch
 
-from dvcore.options import opt
+from dvcore.options import gt, opt
 from dvcore.track.base import RunInfo, Tracker
 from dvcore.track.images import to_uint8
 
@@ -20,7 +20,9 @@ class AimOptions:
     """Where the Aim repo lives and what is recorded."""
 
     repo: str | None = opt(None, "Aim repo directory; unset = <runs_root>/.aim")
-    system_stats_interval: float | None = opt(None, "seconds between CPU/GPU/memory samples; unset = off")
+    system_stats_interval: float | None = opt(
+        30.0, "seconds between Aim's CPU/GPU/memory samples (its system metrics); unset = off", gt(0)
+    )
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if importlib.util.find_spec("aim") is None:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from dvcore.data.pipeline import build_loader
-from dvcore.recipe import Recipe
+from dvcore.recipe import Recipe, RecipeError
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import Tracker
 from dvcore.train import checkpoint, distributed
@@ -101,11 +101,14 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if cfg.grad_checkpointing:
-            if not hasattr(self.model, "grad_checkpointing"):
-                raise ValueError(
-                    f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"
+            # The contract: modules that can recompute their activations expose `grad_checkpointing`.
+            capable = [m for m in self.model.modules() if hasattr(m, "grad_checkpointing")]
+            if not capable:
+                raise RecipeError(
+                    [f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"]
                 )
-            self.model.grad_checkpointing = True
+            for module in capable:
+                module.grad_checkpointing = True
         self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema else None
         self.step_model: nn.Module = self.model
         if self.dist.enabled:
