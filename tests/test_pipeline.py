@@ -53,3 +53,28 @@ def test_loader_resumes_exactly_mid_epoch_across_epochs():
     resumed = make()
     resumed.load_state_dict(state)
     assert head + stream(resumed, 6) == reference
+
+
+class EpochAware(Numbers):
+    def __init__(self):
+        self.epochs = []
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+
+    def __getitem__(self, i):
+        return {"x": torch.tensor([i]), "epoch": torch.tensor([self.epochs[-1] if self.epochs else -1])}
+
+
+def test_the_dataset_is_told_each_epoch_so_augmentations_change():
+    data = EpochAware()
+    loader = build_loader(data, batch_size=4, seed=0, shuffle=True, drop_last=True)
+    first = [b["epoch"].unique().item() for b in loader]
+    second = [b["epoch"].unique().item() for b in loader]
+    assert set(first) == {0} and set(second) == {1}
+    state = loader.state_dict()
+    resumed_data = EpochAware()
+    resumed = build_loader(resumed_data, batch_size=4, seed=0, shuffle=True, drop_last=True)
+    resumed.load_state_dict(state)
+    next(iter(resumed))
+    assert resumed_data.epochs[-1] >= 1  # the restored epoch, not 0

@@ -55,6 +55,10 @@ def build_loader(
     inside the current epoch and goes into checkpoints.
     """
     sampler = EpochShuffleSampler(len(dataset), seed=seed, shuffle=shuffle, rank=rank, world_size=world_size)
+    if hasattr(dataset, "set_epoch"):
+        # Augmentations are seeded by (seed, split, epoch, index): tell the dataset each new epoch
+        # (torchdata calls the sampler's set_epoch at every epoch start and on resume).
+        sampler.on_epoch = dataset.set_epoch
     node: Any = SamplerWrapper(sampler)
     load = SingleThreadedOps(dataset.__getitem__)
     if num_workers > 0:

@@ -8,7 +8,7 @@ does not depend on hidden generator state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -26,9 +26,12 @@ class EpochShuffleSampler:
         self.n, self.seed, self.shuffle = n, seed, shuffle
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self.on_epoch: Callable[[int], None] | None = None  # e.g. the dataset's set_epoch
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        if self.on_epoch is not None:
+            self.on_epoch(epoch)
 
     def __len__(self) -> int:
         return self.n // self.world_size if self.shuffle else len(range(self.rank, self.n, self.world_size))

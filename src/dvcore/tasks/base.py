@@ -48,5 +48,6 @@ class Task:
         pass
 
     def summary(self) -> dict[str, Any]:
-        """Facts for summary.json at the end of a run (e.g. corrupt files skipped)."""
-        return {}
+        """Facts for summary.json at the end of a run: by default, corrupt files skipped per split."""
+        counts = {s: ds.num_corrupt for s, ds in self.datasets().items() if hasattr(ds, "num_corrupt")}
+        return {"corrupt_files": counts} if counts else {}

@@ -280,6 +280,11 @@ class Trainer:
                     model, (to_device(b, self.device, self.cfg.channels_last) for b in eval_loader)
                 )
             self.tracker.log_scalars(result.scores, self.step, context="eval")
+            corrupt = self.task.summary().get("corrupt_files", {})
+            if corrupt:
+                self.tracker.log_scalars(
+                    {f"corrupt_files/{s}": n for s, n in corrupt.items()}, self.step, "data"
+                )
             self.tracker.log_images(result.images, self.step, context="eval")
         distributed.barrier(self.dist)
         self.last_eval = result

@@ -1,0 +1,92 @@
+"""Tiny on-disk datasets for the data tests, with each frame's identity written into its pixels.
+
+Image frames: red = 30 * frame number, green = 10 * clip number, blue = a diagonal ramp
+(3x + 7y) that shows flips. Video frames are grey (chroma is subsampled by the codecs) at
+10 * frame index, so a decoded frame names itself to within rounding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def frame_pixels(clip: int, frame: int, height: int, width: int) -> np.ndarray:
+    """(H, W, 3) uint8: red codes the frame, green the clip, blue a ramp over x and y."""
+    y, x = np.mgrid[0:height, 0:width]
+    out = np.empty((height, width, 3), np.uint8)
+    out[..., 0] = 30 * frame
+    out[..., 1] = 10 * clip
+    out[..., 2] = (3 * x + 7 * y) % 256
+    return out
+
+
+def write_image(path: Path, pixels: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def frame_codes(frames: torch.Tensor) -> list[int]:
+    """(N, 3, H, W) in [0, 1] -> the frame number of each frame (red / 30)."""
+    return [round(float(f[0].mean()) * 255 / 30) for f in frames]
+
+
+def clip_code(frames: torch.Tensor) -> int:
+    """The clip number (green / 10)."""
+    return round(float(frames[..., 1, :, :].mean()) * 255 / 10)
+
+
+def make_vimeo(root: Path, train: list[str], test: list[str], size: tuple[int, int] = (16, 24)) -> Path:
+    """sequences/XXXXX/YYYY/im1..im7.png for every listed clip (clip number = position in train + test)."""
+    for number, clip in enumerate(train + test):
+        for k in range(1, 8):
+            write_image(root / "sequences" / clip / f"im{k}.png", frame_pixels(number, k, *size))
+    (root / "sep_trainlist.txt").write_text("\n".join(train) + "\n")
+    (root / "sep_testlist.txt").write_text("\n".join(test) + "\n")
+    return root
+
+
+def make_frame_folders(
+    root: Path, lengths: dict[str, int], size: tuple[int, int] = (12, 16), pattern: str = "{:04d}.png"
+) -> Path:
+    """One folder per entry, ``length`` frames named by ``pattern`` (frame numbers from 0); clip number = order."""
+    for number, (name, length) in enumerate(lengths.items()):
+        for k in range(length):
+            write_image(root / name / pattern.format(k), frame_pixels(number, k, *size))
+    return root
+
+
+def make_video(
+    path: Path, num_frames: int, size: tuple[int, int] = (32, 48), codec: str = "libx264", gop: int = 4
+) -> Path:
+    """A video of grey frames at 10 * index, a keyframe every ``gop`` frames at most, and B-frames where
+    the encoder makes them (mpeg4 does: its packets come out of presentation order)."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.height, stream.width = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.codec_context.max_b_frames = 2
+        if codec == "libx264":
+            stream.options = {"crf": "1"}
+        else:
+            stream.bit_rate = 8_000_000
+        for k in range(num_frames):
+            pixels = np.full((*size, 3), 10 * k, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def video_codes(frames: torch.Tensor) -> list[int]:
+    """(N, 3, H, W) grey video frames -> their frame indices (value / 10)."""
+    return [round(float(f.mean()) * 255 / 10) for f in frames]
