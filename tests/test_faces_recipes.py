@@ -1,0 +1,51 @@
+"""The faces recipes validate completely once data.root points at an image folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import dvcore.plugins
+from dvcore.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FACES = sorted((ROOT / "recipes").glob("faces_*_[0-9]*.toml"))
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("faces")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (90, 70, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("recipe", FACES, ids=[p.stem for p in FACES])
+def test_faces_recipe_validates_with_an_image_folder(recipe, image_folder, fresh_plugins):
+    registry = dvcore.plugins.load().registry
+    backbone = next(
+        line.split('"')[1]
+        for line in recipe.read_text().splitlines()
+        if line.startswith('name = "') and line.split('"')[1] in ("unet", "unetpp", "dit")
+    )
+    if ("backbone", backbone) not in registry:
+        pytest.skip(f"backbone {backbone!r} is not installed")
+    result = CliRunner().invoke(main, ["validate", str(recipe), "--set", f"data.root='{image_folder}'"])
+    assert result.exit_code == 0, result.output
+    assert ": ok — " in result.output
+
+
+def test_there_are_six_faces_recipes():
+    assert {p.stem for p in FACES} == {
+        "faces_unet_64",
+        "faces_unet_96",
+        "faces_unet_128",
+        "faces_unet_256",
+        "faces_unetpp_64",
+        "faces_dit_64",
+    }
