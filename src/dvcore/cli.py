@@ -283,6 +283,12 @@ def _track_frames(run, frames) -> None:
     """Log the movie frames as an image sequence into the run's own tracker run."""
     import torch
 
+    images = [{"trajectory": torch.from_numpy(f.copy()).permute(2, 0, 1) / 255.0} for f in frames]
+    _track_images(run, images, [("movie", k) for k in range(len(frames))])
+
+
+def _track_images(run, images, where) -> None:
+    """Log images (a dict, or a list of dicts with one (context, step) each) into the run's tracker run."""
     from dvcore.track.base import RunInfo
 
     summary_path = run.run_dir / "summary.json"
@@ -291,10 +297,10 @@ def _track_frames(run, frames) -> None:
     component = loaded_plugins().registry.get("tracker", run.recipe.tracker.name)
     tracker = component.build(run.recipe.tracker.options, run=info)
     try:
-        for k, frame in enumerate(frames):
-            tracker.log_images(
-                {"trajectory": torch.from_numpy(frame.copy()).permute(2, 0, 1) / 255.0}, k, context="movie"
-            )
+        for batch, (context, step) in zip(
+            images if isinstance(images, list) else [images], where, strict=True
+        ):
+            tracker.log_images(batch, step, context=context)
     finally:
         tracker.close()
 
@@ -408,6 +414,104 @@ def eval_stats(images, out, metric_name, features, weights, batch_size) -> None:
         count += len(batch)
     metric.save_reference(out)
     click.echo(f"{out}: reference statistics of {count} images ({metric_name})")
+
+
+@eval_group.command("interp")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for per_clip.csv and summary.json.")
+@click.option(
+    "--metric", "metric_names", multiple=True, default=("psnr", "psnr_uint8", "ssim"), show_default=True
+)
+@click.option(
+    "--samples", "samples_per_clip", type=click.IntRange(min=1), help="Diffusion: samples per clip."
+)
+@click.option("--max-samples", type=click.IntRange(min=1), help="Evaluate on the first N eval clips.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--ema/--no-ema", default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_interp(run_dir, out, metric_names, samples_per_clip, max_samples, batch_size, ema, seed) -> None:
+    """PSNR (float and uint8) and SSIM per eval clip for an interpolation run, beside copy and blend."""
+    from dvcore.evaluation import interpolation_scores, summarize, write_csv
+
+    run = _load_run(run_dir, ema, "cpu")
+    registry = loaded_plugins().registry
+    unknown = [n for n in metric_names if ("metric", n) not in registry]
+    if unknown or run.recipe.task.name != "interpolate":
+        problems = [f"--metric: unknown metric {n!r}" for n in unknown]
+        if run.recipe.task.name != "interpolate":
+            problems.append(f"{run_dir}: not an interpolation run (task {run.recipe.task.name!r})")
+        _fail(problems, str(run_dir))
+    samples = samples_per_clip or run.task.options.samples_per_clip
+    rows = interpolation_scores(
+        run,
+        list(metric_names),
+        registry,
+        samples_per_clip=samples,
+        max_samples=max_samples,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    summary = summarize(rows, list(metric_names))
+    out = out or run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "per_clip.csv")
+    (out / "summary.json").write_text(
+        json.dumps({"step": run.step, "weights": run.weights, **summary}, indent=2)
+    )
+    table = Table(
+        title=f"{run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)"
+    )
+    table.add_column("predictor")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    for predictor, values in summary.items():
+        cells = [
+            f"{values[n]:.4f}" + (f" ± {values[n + '_std']:.4f}" if values[n + "_std"] else "")
+            for n in metric_names
+        ]
+        table.add_row(predictor, *cells)
+    Console().print(table)
+    click.echo(f"{out / 'per_clip.csv'}, {out / 'summary.json'}")
+
+
+@eval_group.command("loss-per-t")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--buckets", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for loss_per_t.csv and .png.")
+@click.option("--max-samples", type=click.IntRange(min=1), help="Use the first N eval samples.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--ema/--no-ema", default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--track/--no-track", default=True, help="Also log the curve to the run's tracker.")
+def eval_loss_per_t(run_dir, buckets, out, max_samples, batch_size, ema, seed, track) -> None:
+    """The trained model's held-out loss in buckets of t: CSV, PNG plot, and the run's tracker."""
+    from dvcore.evaluation import loss_per_timestep
+    from dvcore.inference import load_run
+    from dvcore.sampling import save_png
+
+    try:
+        run = load_run(
+            run_dir, loaded_plugins().registry, ema=ema, overrides=(f"loss.loss_buckets={buckets}",)
+        )
+        held_out = loss_per_timestep(run, max_samples=max_samples, batch_size=batch_size, seed=seed)
+    except RecipeError as exc:
+        _fail(exc.problems, str(run_dir))
+    centres, means, counts = held_out.per_t.compute()
+    out = out or run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["bucket,t_centre,loss,count"]
+    lines += [
+        f"{k},{float(c):.1f},{float(m):.6g},{int(n)}"
+        for k, (c, m, n) in enumerate(zip(centres, means, counts, strict=True))
+    ]
+    (out / "loss_per_t.csv").write_text("\n".join(lines) + "\n")
+    figure = held_out.figure()
+    save_png(figure, out / "loss_per_t.png")
+    if track:
+        _track_images(run, {"loss_per_t": figure}, [("loss_per_t", run.step)])
+    click.echo(
+        f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples"
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -94,3 +94,117 @@ def score_sets(samples: Path, reference: Path, metrics: dict[str, Any], batch_si
 def is_stats_file(path: Path) -> bool:
     with np.load(path, allow_pickle=False) as data:
         return "arr_0" not in data.files
+
+
+# ----------------------------------------------------------------------------------------------
+# Interpolation runs: per-clip scores of the model and the baselines
+# ----------------------------------------------------------------------------------------------
+
+
+def interpolation_scores(
+    run: Any,
+    metric_names: list[str],
+    registry: Registry,
+    *,
+    samples_per_clip: int,
+    max_samples: int | None,
+    batch_size: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """One row per (clip, predictor): each metric's mean over the samples drawn for the clip, and its std.
+
+    Regression models give one prediction per clip; diffusion models give ``samples_per_clip``
+    samples, scored one by one and averaged (never the best of N).
+    """
+    from dvcore.tasks.generate import derive_seed
+    from dvcore.tasks.interpolate import BASELINES, split_clip
+    from dvcore.train.trainer import Head
+
+    task, model = run.task, run.model
+    diffusion = getattr(task, "diffusion", None) is not None
+    metrics = {name: registry.get("metric", name).build(None) for name in metric_names}
+    baselines = [b for b in ("copy", "blend") if b in BASELINES]
+    eval_set = Head(task.datasets()["eval"], max_samples)
+    rows: list[dict[str, Any]] = []
+    device = next(model.parameters()).device
+    for start in range(0, len(eval_set), batch_size):
+        clips = list(range(start, min(start + batch_size, len(eval_set))))
+        frames = torch.stack([eval_set[i]["frames"] for i in clips]).to(device)  # (B, N, C, H, W)
+        context, target = split_clip(frames)
+        with torch.no_grad():
+            if diffusion:
+                draws = []
+                for s in range(samples_per_clip):
+                    g = torch.Generator().manual_seed(derive_seed(seed, "eval-interp", start, s))
+                    draws.append(task.sample_middle(model, context, generator=g).x0.to(device))
+            else:
+                draws = [task.predict(model, context).float().clamp(0, 1)]
+        predictors = {"model": draws, **{b: [BASELINES[b](context)] for b in baselines}}
+        for predictor, preds in predictors.items():
+            values = {
+                name: torch.stack([m.update(p, target) for p in preds]) for name, m in metrics.items()
+            }  # (S, B)
+            for j, clip in enumerate(clips):
+                row: dict[str, Any] = {"clip": clip, "predictor": predictor, "samples": len(preds)}
+                for name, v in values.items():
+                    row[name] = float(v[:, j].double().mean())
+                    row[f"{name}_std"] = float(v[:, j].double().std(unbiased=False))
+                rows.append(row)
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]], metric_names: list[str]) -> dict[str, dict[str, float]]:
+    """predictor -> {metric: mean over clips, metric_std: mean over clips of the per-clip std}."""
+    out: dict[str, dict[str, float]] = {}
+    for predictor in dict.fromkeys(r["predictor"] for r in rows):
+        mine = [r for r in rows if r["predictor"] == predictor]
+        out[predictor] = {}
+        for name in metric_names:
+            out[predictor][name] = float(np.mean([r[name] for r in mine]))
+            out[predictor][f"{name}_std"] = float(np.mean([r[f"{name}_std"] for r in mine]))
+    return out
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss per timestep of a trained diffusion model
+# ----------------------------------------------------------------------------------------------
+
+
+def loss_per_timestep(run: Any, *, max_samples: int | None, batch_size: int, seed: int) -> Any:
+    """The held-out diffusion loss of the run's model in the loss's buckets of t (a HeldOutLoss)."""
+    from dvcore.tasks.generate import HeldOutLoss, eval_generator, to_model_space
+    from dvcore.tasks.interpolate import split_clip
+    from dvcore.train.trainer import Head
+
+    task, model = run.task, run.model
+    parts = getattr(task, "diffusion", None)
+    if parts is None:
+        raise RecipeError([f"{run.run_dir}: not a diffusion run (loss per timestep needs a diffusion loss)"])
+    held_out = HeldOutLoss(parts, eval_generator(seed, "loss-per-t"))
+    eval_set = Head(task.datasets()["eval"], max_samples)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for start in range(0, len(eval_set), batch_size):
+            samples = [eval_set[i] for i in range(start, min(start + batch_size, len(eval_set)))]
+            if "image" in samples[0]:
+                x0 = to_model_space(torch.stack([s["image"] for s in samples]).to(device))
+                held_out.update(model, x0)
+            else:
+                context, target = split_clip(torch.stack([s["frames"] for s in samples]).to(device))
+                ctx = to_model_space(context)
+                noise = (
+                    torch.randn(ctx.shape, generator=held_out.generator).to(device)
+                    if task.options.input_noise
+                    else None
+                )
+                held_out.update(task.denoiser(model, ctx, noise), to_model_space(target))
+    return held_out

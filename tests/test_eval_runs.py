@@ -1,0 +1,97 @@
+"""`dvcore eval interp` and `dvcore eval loss-per-t` on tiny trained runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dvcore import plugins
+from dvcore import recipe as recipes
+from dvcore.cli import main
+from dvcore.run import execute
+from dvcore.tasks.interpolate import blend_baseline, split_clip
+from tests.test_sample_movie import GENERATE
+
+
+def test_eval_interp_writes_per_clip_rows_and_their_summary(testplug, tiny_recipe, tmp_path):
+    registry = plugins.load().registry
+    execute(
+        recipes.load(tiny_recipe, ["train.max_steps=3"], registry),
+        registry,
+        run_dir=tmp_path / "run",
+        progress=False,
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "interp",
+            str(tmp_path / "run"),
+            "--metric",
+            "mae",
+            "--max-samples",
+            "6",
+            "--batch-size",
+            "4",
+            "--out",
+            str(tmp_path / "eval"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "eval" / "per_clip.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 18 and {r["predictor"] for r in rows} == {"model", "copy", "blend"}
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    blend_rows = [float(r["mae"]) for r in rows if r["predictor"] == "blend"]
+    assert summary["blend"]["mae"] == pytest.approx(sum(blend_rows) / 6)
+    # an independent check of one row: the blend of clip 0 against its middle frame
+    from dvcore.data.moving_shapes import MovingShapesOptions, build_moving_shapes
+
+    clip = build_moving_shapes(MovingShapesOptions(size=16, num_train=64, num_eval=16), split="eval", seed=0)[
+        0
+    ]
+    context, target = split_clip(clip["frames"][None])
+    expected = (blend_baseline(context) - target).abs().mean().item()
+    assert float(
+        next(r["mae"] for r in rows if r["predictor"] == "blend" and r["clip"] == "0")
+    ) == pytest.approx(expected, rel=1e-6)
+
+
+def test_eval_interp_refuses_a_generate_run(testplug, tmp_path):
+    pytest.importorskip("sklearn")
+    path = tmp_path / "gen.toml"
+    path.write_text(GENERATE.replace("RUNS", str(tmp_path / "runs")))
+    registry = plugins.load().registry
+    execute(recipes.load(path, [], registry), registry, run_dir=tmp_path / "gen", progress=False)
+    result = CliRunner().invoke(main, ["eval", "interp", str(tmp_path / "gen"), "--metric", "mae"])
+    assert result.exit_code == 2 and "not an interpolation run" in result.output
+
+    curve = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "loss-per-t",
+            str(tmp_path / "gen"),
+            "--buckets",
+            "5",
+            "--max-samples",
+            "40",
+            "--out",
+            str(tmp_path / "lpt"),
+            "--no-track",
+        ],
+    )
+    assert curve.exit_code == 0, curve.output
+    lines = (tmp_path / "lpt" / "loss_per_t.csv").read_text().splitlines()
+    assert lines[0] == "bucket,t_centre,loss,count" and len(lines) == 6
+    assert sum(int(line.split(",")[3]) for line in lines[1:]) == 40
+    assert all(
+        torch.isfinite(torch.tensor(float(line.split(",")[2])))
+        for line in lines[1:]
+        if int(line.split(",")[3])
+    )
+    assert (tmp_path / "lpt" / "loss_per_t.png").stat().st_size > 0
