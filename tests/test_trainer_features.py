@@ -214,8 +214,12 @@ def test_two_gloo_processes_match_one_process_with_the_global_batch(testplug, ti
     assert len(checkpoint.list_checkpoints(ddp / "checkpoints")) == 1  # rank 0 alone wrote it
 
 
-def test_grad_checkpointing_reaches_every_capable_module_and_is_refused_otherwise(testplug, tiny_recipe, tmp_path):
+def test_grad_checkpointing_reaches_every_capable_module_and_is_refused_otherwise(
+    testplug, tiny_recipe, tmp_path
+):
     from dvcore.recipe import RecipeError
 
-    with pytest.raises(RecipeError, match=r"train\.grad_checkpointing: backbone 'tiny_conv' does not support it"):
+    with pytest.raises(
+        RecipeError, match=r"train\.grad_checkpointing: backbone 'tiny_conv' does not support it"
+    ):
         trainer_for(tiny_recipe, tmp_path / "run", "train.grad_checkpointing=true")
