@@ -127,6 +127,20 @@ THREADS_NOTE = (
     "dedicated machine pass --threads N"
 )
 
+# What a reader of the table needs to know about each pair (the module docstring has more).
+PAIR_NOTES = {
+    "unet": "same widths per resolution, attention at the same level, same head size, scale-shift "
+    "time conditioning in both; diffusers keeps a skip after every res block, gives every up level "
+    "one more res block and puts a down block, a 2-resnet mid block and an up block at the lowest "
+    "resolution, where dvcore has one skip per level and a 3-block middle, so at equal widths it "
+    "does more work (the GFLOP column): compare GFLOP/s for speed per unit of work",
+    "unetpp": "there is no UNet++ in diffusers; the row's ratio is against the UNet2DModel of the "
+    "unet row (same widths, attention at the same resolution), the model UNet++ would replace",
+    "dit": "same depth, width, heads, patch and MLP ratio, no learned sigma; diffusers' DiT is "
+    "class-conditional (here always given the null label 1000) and has a timestep + label "
+    "embedder in every block, dvcore's is unconditional with one timestep embedder",
+}
+
 NULL_CLASS = 1000  # diffusers' DiT: labels 0..999 plus the null label of classifier-free guidance
 
 # ----------------------------------------------------------------------------------------------
@@ -368,6 +382,11 @@ def machine(device: torch.device, threads: int) -> list[str]:
     ]
 
 
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How this run was started, for the results file."""
+    return " ".join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def load_line(before: tuple[float, ...], after: tuple[float, ...]) -> str:
     fmt = "/".join(f"{v:.1f}" for v in before), "/".join(f"{v:.1f}" for v in after)
     return (
@@ -443,9 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Backbones: forward + backward at {args.size}x{args.size}, batch {batch}"
         + (" (--full)" if args.full else ""),
         "",
-        f"Command: `python benchmarks/backbones.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(
-            "backbones.py `", "backbones.py`"
-        ),
+        f"Command: `{command_line('backbones.py', argv)}`",
         "",
         *machine(device, args.threads),
         load_line(load_before, load_after),
@@ -476,10 +493,8 @@ def main(argv: list[str] | None = None) -> int:
             f"- `{name}`: `{json.dumps(options)}`; diffusers `{cls_name}`: "
             + (f"the {kwargs} row's" if isinstance(kwargs, str) else f"`{json.dumps(kwargs)}`")
         )
-    lines += [
-        "",
-        "How the pairs differ, and why the figures differ, is in the docstring of benchmarks/backbones.py.",
-    ]
+    lines += ["", "How the pairs differ:", ""]
+    lines += [f"- `{name}`: {PAIR_NOTES[name]}" for name in names]
     text = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

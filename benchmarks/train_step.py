@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
 import sys
@@ -42,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from backbones import THREADS_NOTE, load_line, machine, peak_memory_mb, synchronize  # a sibling script
+from backbones import (
+    THREADS_NOTE,
+    command_line,
+    load_line,
+    machine,
+    peak_memory_mb,
+    synchronize,
+)  # a sibling script
 
 from dvcore.plugins import load as load_plugins
 from dvcore.recipe import RecipeError, apply_overrides, parse_toml, structure
@@ -93,16 +101,19 @@ max_samples = 4
 name = "none"
 """
 
-# --full: the lab notes' exp. 9 UNet (seed 001), channels [64 .. 1024], attention at 1/8 and 1/16.
-FULL_MODEL = [
-    "model.channels=[64, 128, 256, 512, 1024]",
-    "model.down_attn=[false, false, false, true]",
-    "model.down_channel_indices=[[0, 0], [0, 1], [1, 2], [2, 3]]",
-    "model.mid_attn=[false, true, false]",
-    "model.mid_channel_indices=[[3, 4], [4, 4], [4, 3]]",
-    "model.up_attn=[true, false, false]",
-    "model.up_channel_indices=[[3, 2], [2, 1], [1, 0]]",
-]
+# --full: the lab notes' exp. 9 UNet (seed 001), channels [64 .. 1024], attention at 1/8 and 1/16;
+# it replaces the base recipe's [model] table (the explicit schema excludes the compact fields).
+FULL_MODEL = {
+    "name": "unet",
+    "channels": [64, 128, 256, 512, 1024],
+    "down_attn": [False, False, False, True],
+    "down_channel_indices": [[0, 0], [0, 1], [1, 2], [2, 3]],
+    "mid_attn": [False, True, False],
+    "mid_channel_indices": [[3, 4], [4, 4], [4, 3]],
+    "up_attn": [True, False, False],
+    "up_channel_indices": [[3, 2], [2, 1], [1, 0]],
+}
+FULL_BATCH = 32
 
 # name -> the [train] overrides that make it; compile variants last (their warm-up is long).
 VARIANTS: dict[str, list[str]] = {
@@ -260,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     args.threads = args.threads or (1 if args.device == "cpu" else torch.get_num_threads())
     torch.set_num_threads(args.threads)
     base = parse_toml(args.recipe) if args.recipe else tomllib.loads(BASE_RECIPE)
-    overrides = [*(FULL_MODEL if args.full else []), *(["train.batch_size=32"] if args.full else [])]
+    overrides = [f"train.batch_size={FULL_BATCH}"] if args.full else []
     overrides += args.overrides
+    if args.full:
+        base["model"] = dict(FULL_MODEL)
     names = args.variants or DEFAULT_VARIANTS[args.device]
     suffix = ("_cuda" if args.device == "cuda" else "") + ("_full" if args.full else "")
     out = args.out or RESULTS / f"train_step{suffix}.md"
@@ -276,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = variants[0].trainer.cfg.batch_size
         source = load_plugins().registry.get("dataset", variants[0].trainer.recipe.data.name)
         raw = source.build(variants[0].trainer.recipe.data.options, split="train", seed=0)
-        render_ms = {n: render_ms_per_clip(raw, n) for n in sorted({1, args.threads})}
+        render_ms = {n: render_ms_per_clip(raw, n) for n in sorted({1, args.threads, os.cpu_count() or 1})}
         for v in variants:
             v.warmup_s = v.train(args.warmup)[0]
             print(f"  warm-up {v.name}: {args.warmup} steps in {v.warmup_s:.1f} s", file=sys.stderr)
@@ -301,13 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         f"# Training step: {recipe.model.name} at {recipe.data.options.size}x{recipe.data.options.size}, "
         f"batch {batch}, through dvcore's Trainer" + (" (--full)" if args.full else ""),
         "",
-        f"Command: `python benchmarks/train_step.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        f"Command: `{command_line('train_step.py', argv)}`",
         "",
         *machine(torch.device(args.device), args.threads),
         load_line(load_before, load_after),
         f"- model: {recipe.model.name}, {variants[0].parameters / 1e6:.2f}M parameters, task {recipe.task.name} "
         f"({variants[0].trainer.task.channels()[0]} channels in, {variants[0].trainer.task.channels()[1]} out), "
         f"optimizer {recipe.train.optimizer}, clip_grad_norm {recipe.train.clip_grad_norm}",
+        f"- [model]: `{json.dumps(base['model'])}`",
         f"- {args.warmup} warm-up steps per variant, then {args.rounds} interleaved rounds of {args.steps} steps; "
         "step time = median over rounds"
         + ("; CPU time = process CPU seconds per step; one thread by default: " + THREADS_NOTE if cpu else "")
