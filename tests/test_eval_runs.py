@@ -95,3 +95,40 @@ def test_eval_interp_refuses_a_generate_run(testplug, tmp_path):
         if int(line.split(",")[3])
     )
     assert (tmp_path / "lpt" / "loss_per_t.png").stat().st_size > 0
+
+
+def test_movie_of_an_interpolation_run_regression_and_diffusion(testplug, tiny_recipe, tmp_path):
+    from PIL import Image
+
+    registry = plugins.load().registry
+    execute(
+        recipes.load(tiny_recipe, ["train.max_steps=2"], registry),
+        registry,
+        run_dir=tmp_path / "reg",
+        progress=False,
+    )
+    gif = tmp_path / "reg.gif"
+    result = CliRunner().invoke(
+        main, ["movie", str(tmp_path / "reg"), "--num", "3", "--out", str(gif), "--no-track"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(gif).n_frames == 5  # the clips played back, frame by frame
+
+    diffusion = [
+        "train.max_steps=2",
+        "task.mode='diffusion'",
+        "task.sample_steps=3",
+        "loss.name='diffusion'",
+        "schedule.name='linear'",
+        "schedule.num_train_timesteps=50",
+        "eval.metrics=[]",
+    ]
+    execute(
+        recipes.load(tiny_recipe, diffusion, registry), registry, run_dir=tmp_path / "dif", progress=False
+    )
+    gif = tmp_path / "dif.gif"
+    result = CliRunner().invoke(
+        main, ["movie", str(tmp_path / "dif"), "--num", "2", "--steps", "4", "--out", str(gif), "--no-track"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(gif).n_frames == 4  # one frame per sampling step

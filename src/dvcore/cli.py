@@ -252,22 +252,29 @@ def sample(run_dir, num, batch_size, sampler, steps, eta, ema, out, seed, npz, d
 @click.option("--out", type=click.Path(path_type=Path), multiple=True, help="movie.gif and/or movie.mp4.")
 @click.option("--track/--no-track", default=True, help="Also log the frames to the run's tracker.")
 def movie(run_dir, num, sampler, steps, eta, ema, seed, fps, scale, out, track) -> None:
-    """Render the denoising trajectory (x_t | predicted x0, every step) to GIF/MP4 and the tracker."""
+    """Render the denoising trajectory (x_t | predicted x0, every step) to GIF/MP4 and the tracker.
+
+    Interpolation runs: eval clips as context frames | x_t | predicted | target per step (diffusion),
+    or the clips played back with the predicted middle frame beside the true one (regression).
+    """
     from dvcore.movie import trajectory_frames, write_gif, write_mp4
     from dvcore.sampling import image_generator
 
     run = _load_run(run_dir, ema, "cpu")
-    _needs_sampling(run, "movie")
     chosen = _sampler_override(sampler, eta, run)
-    result = run.task.sample(
-        run.model,
-        num,
-        generator=[image_generator(seed, i) for i in range(num)],
-        sampler=chosen,
-        num_steps=steps,
-        record=True,
-    )
-    frames = trajectory_frames(result.trajectory, result.timesteps, scale=scale)
+    if run.recipe.task.name == "interpolate":
+        frames = _interpolation_movie(run, num, chosen, steps, seed, scale)
+    else:
+        _needs_sampling(run, "movie")
+        result = run.task.sample(
+            run.model,
+            num,
+            generator=[image_generator(seed, i) for i in range(num)],
+            sampler=chosen,
+            num_steps=steps,
+            record=True,
+        )
+        frames = trajectory_frames(result.trajectory, result.timesteps, scale=scale)
     outputs = list(out) or [run_dir / "movie.gif"]
     for path in outputs:
         if path.suffix.lower() == ".mp4":
@@ -277,6 +284,28 @@ def movie(run_dir, num, sampler, steps, eta, ema, seed, fps, scale, out, track) 
         click.echo(f"{path}: {len(frames)} frames")
     if track:
         _track_frames(run, frames)
+
+
+def _interpolation_movie(run, num, sampler, steps, seed, scale):
+    """Eval clips: the diffusion trajectory of the middle frame, or (regression) the clips played back."""
+    import torch
+
+    from dvcore.movie import interpolation_playback_frames, interpolation_trajectory_frames
+    from dvcore.tasks.interpolate import split_clip
+
+    eval_set = run.task.datasets()["eval"]
+    frames = torch.stack([eval_set[i]["frames"] for i in range(min(num, len(eval_set)))])  # (R, N, C, H, W)
+    context, target = split_clip(frames)
+    with torch.no_grad():
+        if getattr(run.task, "diffusion", None) is None:
+            return interpolation_playback_frames(
+                frames, run.task.predict(run.model, context).clamp(0, 1), scale
+            )
+        generator = torch.Generator().manual_seed(seed)
+        result = run.task.sample_middle(
+            run.model, context, generator=generator, sampler=sampler, num_steps=steps, record=True
+        )
+    return interpolation_trajectory_frames(context, result.trajectory, target, result.timesteps, scale)
 
 
 def _track_frames(run, frames) -> None:

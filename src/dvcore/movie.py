@@ -68,3 +68,36 @@ def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def interpolation_trajectory_frames(
+    context, trajectory, target, timesteps, scale: int = 1
+) -> list[np.ndarray]:
+    """Diffusion interpolation: per step, one row per clip of context frames | x_t | predicted x0 | target."""
+    frames = []
+    for k, step in enumerate(trajectory):
+        rows = torch.cat(
+            [context, step.x_t[:, None], step.pred_x0[:, None], target[:, None]], dim=1
+        )  # (R, N+2, C, H, W)
+        label = f"step {k + 1}/{len(trajectory)}  t={float(timesteps[k]):.0f}   context | x_t | predicted | target"
+        frames.append(_labelled(_rows_grid(rows), label, scale))
+    return frames
+
+
+def interpolation_playback_frames(
+    frames: torch.Tensor, prediction: torch.Tensor, scale: int = 1
+) -> list[np.ndarray]:
+    """Regression interpolation: the clips played in time order, predicted middle frame (left) vs the truth (right)."""
+    n = frames.shape[1]
+    out = []
+    for k in range(n):
+        shown = prediction if k == n // 2 else frames[:, k]  # (R, C, H, W)
+        rows = torch.stack([shown, frames[:, k]], dim=1)  # (R, 2, C, H, W)
+        tag = "predicted | true middle frame" if k == n // 2 else "context frame | context frame"
+        out.append(_labelled(_rows_grid(rows), f"frame {k + 1}/{n}   {tag}", scale))
+    return out
+
+
+def _rows_grid(rows: torch.Tensor) -> torch.Tensor:
+    r, k, c, h, w = rows.shape
+    return _rgb(grid(rows.reshape(r * k, c, h, w).float().clamp(0, 1), nrow=k))
