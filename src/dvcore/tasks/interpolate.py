@@ -55,6 +55,7 @@ from dvcore.tasks.generate import (
     to_json,
     to_model_space,
 )
+from dvcore.tasks.tiling import tiled_predict
 from dvcore.track.images import clip_grid
 
 Tensor = torch.Tensor
@@ -81,7 +82,23 @@ class InterpolateOptions:
         None, "diffusion: what the backbone predicts; must equal loss.target; unset = that target"
     )
 
+    tile: int | None = opt(
+        None,
+        "regression eval/inference on overlapping tiles of this side (full frames, bounded memory); unset = whole frames",
+        gt(0),
+    )
+    tile_overlap: int = opt(32, "tile: overlap between neighbouring tiles, blended smoothly", ge(0))
+    tile_margin: int | None = opt(
+        None, "tile: border of each tile discarded before blending; unset = overlap // 4", ge(0)
+    )
+    tile_align: int = opt(
+        1, "tile: tiles start on multiples of this (the patch interpolator's tgt_field)", gt(0)
+    )
+    tile_chunk: int = opt(16, "tile: tiles through the model at once", gt(0))
+
     def problems(self) -> Iterable[tuple[str, str]]:
+        if self.tile is not None and self.tile_overlap >= self.tile:
+            yield "tile_overlap", f"expected < tile ({self.tile}), got {self.tile_overlap}"
         if self.mode != "regression":
             return
         for name, default in (
@@ -185,8 +202,16 @@ class InterpolateTask(Task):
     # -- regression -----------------------------------------------------------------------------
 
     def predict(self, model: nn.Module, context: Tensor) -> Tensor:
+        """The middle frame from the context; in eval, tile by tile when ``tile`` is set (seamless blending)."""
         b, n, c, h, w = context.shape
         x = context.reshape(b, n * c, h, w)  # (B, (N-1)*C, H, W)
+        o = self.options
+        if o.tile is not None and not model.training:
+
+            def fn(tiles: Tensor) -> Tensor:
+                return model(tiles, torch.zeros(tiles.shape[0], device=tiles.device))
+
+            return tiled_predict(fn, x, o.tile, o.tile_overlap, o.tile_chunk, o.tile_margin, o.tile_align)
         t = torch.zeros(b, device=x.device)
         return model(x, t)  # (B, C, H, W)
 
