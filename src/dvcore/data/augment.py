@@ -60,6 +60,15 @@ def pair_problems(name: str, value: list[int] | None) -> Iterable[tuple[str, str
         yield name, f"expected [height, width], got {value!r}"
 
 
+def resize_crop_problems(resize: list[int] | None, crop: list[int] | None) -> Iterable[tuple[str, str]]:
+    """Both options are [height, width] pairs, and the crop fits inside the resize."""
+    yield from pair_problems("resize", resize)
+    yield from pair_problems("crop", crop)
+    pairs = resize and crop and len(resize) == len(crop) == 2
+    if pairs and (crop[0] > resize[0] or crop[1] > resize[1]):
+        yield "crop", f"expected at most the resize {resize!r}, got {crop!r}"
+
+
 def sample_generator(seed: int, split: str, epoch: int, index: int) -> np.random.Generator:
     """A generator that is a pure function of (seed, split, epoch, index)."""
     digest = hashlib.blake2b(f"augment/{split}/{seed}/{epoch}/{index}".encode(), digest_size=8).digest()

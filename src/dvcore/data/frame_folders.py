@@ -28,7 +28,7 @@ from dvcore.data.augment import (
     Augment,
     crop_field,
     hflip_field,
-    pair_problems,
+    resize_crop_problems,
     resize_field,
     sample_generator,
     time_reverse_field,
@@ -66,11 +66,7 @@ class FrameFoldersOptions:
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """[height, width] pairs; the folders hold clips of the length asked, in both splits."""
-        yield from pair_problems("resize", self.resize)
-        yield from pair_problems("crop", self.crop)
-        pairs = self.resize and self.crop and len(self.resize) == len(self.crop) == 2
-        if pairs and (self.crop[0] > self.resize[0] or self.crop[1] > self.resize[1]):
-            yield "crop", f"expected at most the resize {self.resize!r}, got {self.crop!r}"
+        yield from resize_crop_problems(self.resize, self.crop)
         if Path(self.root).expanduser().exists() and (
             self.eval_root is None or Path(self.eval_root).expanduser().exists()
         ):

@@ -39,7 +39,7 @@ from dvcore.data.augment import (
     Augment,
     crop_field,
     hflip_field,
-    pair_problems,
+    resize_crop_problems,
     resize_field,
     sample_generator,
     time_reverse_field,
@@ -80,11 +80,7 @@ class VideoFilesOptions:
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """PyAV is there, [height, width] pairs, video files exist (their frames are counted at build)."""
-        yield from pair_problems("resize", self.resize)
-        yield from pair_problems("crop", self.crop)
-        pairs = self.resize and self.crop and len(self.resize) == len(self.crop) == 2
-        if pairs and (self.crop[0] > self.resize[0] or self.crop[1] > self.resize[1]):
-            yield "crop", f"expected at most the resize {self.resize!r}, got {self.crop!r}"
+        yield from resize_crop_problems(self.resize, self.crop)
         try:
             import_av()
         except RecipeError:

@@ -47,6 +47,7 @@ import torch
 
 from dvcore.diffusion.prediction import check_prediction_type
 from dvcore.diffusion.schedules import Schedule
+from dvcore.options import ge, gt, lt, opt
 
 Tensor = torch.Tensor
 ModelFn = Callable[[Tensor, Tensor], Tensor]
@@ -157,3 +158,28 @@ def dynamic_threshold(x0: Tensor, ratio: float, max_value: float | None) -> Tens
         s = s.clamp(max=max_value)
     s = s[:, None]  # (B, 1)
     return (torch.clamp(work, -s, s) / s).to(x0.dtype).reshape(x0.shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Option fields every sampler has: processing of the predicted x0
+# ----------------------------------------------------------------------------------------------
+
+
+def clip_sample_field(default: bool) -> Any:
+    return opt(default, "clip the predicted x0 to [-clip_sample_range, clip_sample_range]")
+
+
+def clip_sample_range_field() -> Any:
+    return opt(1.0, "bound for clip_sample", gt(0))
+
+
+def thresholding_field() -> Any:
+    return opt(False, "dynamic thresholding of the predicted x0 (Imagen); overrides clip_sample")
+
+
+def thresholding_ratio_field() -> Any:
+    return opt(0.995, "quantile of |x0| used as the threshold", gt(0), lt(1))
+
+
+def thresholding_max_field() -> Any:
+    return opt(None, "upper bound of the threshold; unset = none (Imagen)", ge(1))

@@ -26,10 +26,20 @@ import attrs
 import torch
 
 from dvcore.diffusion.prediction import x0_from
-from dvcore.diffusion.samplers.base import ModelFn, Sampler, SampleResult, TrajectoryStep
+from dvcore.diffusion.samplers.base import (
+    ModelFn,
+    Sampler,
+    SampleResult,
+    TrajectoryStep,
+    clip_sample_field,
+    clip_sample_range_field,
+    thresholding_field,
+    thresholding_max_field,
+    thresholding_ratio_field,
+)
 from dvcore.diffusion.schedules import Schedule
 from dvcore.diffusion.spacing import spaced_timesteps
-from dvcore.options import ge, gt, lt, opt
+from dvcore.options import ge, opt
 
 Tensor = torch.Tensor
 
@@ -45,13 +55,11 @@ class DDPMOptions:
         "trailing", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
     )
     steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
-    clip_sample: bool = opt(True, "clip the predicted x0 to [-clip_sample_range, clip_sample_range]")
-    clip_sample_range: float = opt(1.0, "bound for clip_sample", gt(0))
-    thresholding: bool = opt(
-        False, "dynamic thresholding of the predicted x0 (Imagen); overrides clip_sample"
-    )
-    thresholding_ratio: float = opt(0.995, "quantile of |x0| used as the threshold", gt(0), lt(1))
-    thresholding_max: float | None = opt(None, "upper bound of the threshold; unset = none (Imagen)", ge(1))
+    clip_sample: bool = clip_sample_field(True)
+    clip_sample_range: float = clip_sample_range_field()
+    thresholding: bool = thresholding_field()
+    thresholding_ratio: float = thresholding_ratio_field()
+    thresholding_max: float | None = thresholding_max_field()
 
 
 class DDPMSampler(Sampler):
