@@ -139,6 +139,8 @@ def distance(pred: Tensor, target: Tensor, kind: str, huber_delta: float = 1.0) 
 class DiffusionLoss:
     """Noise x0 at random t, predict the target, weight over t; keeps the importance-sampling state."""
 
+    kind = "diffusion"  # the call a task makes (dvcore.protocols.DiffusionLoss)
+
     def __init__(self, options: DiffusionLossOptions):
         self.options = options
         self.timestep_sampler: UniformTimesteps | None = None  # built on first call (needs T)

@@ -1,0 +1,116 @@
+"""The public surface for plugin authors: import from here, and only from here.
+
+Everything a plugin needs is re-exported by this module; the rest of ``dvcore`` is
+internal and may change between releases. The guide is ``docs/plugins.md``; the
+contract of each kind is in ``dvcore.protocols`` (re-exported below); the executable
+contracts are ``dvcore.testing`` (``check_backbone(factory, options)`` ...).
+
+    from dvcore.api import hookimpl, opt, gt, Registrar
+
+    @hookimpl
+    def dvcore_register_components(registrar: Registrar) -> None:
+        registrar.add("backbone", "my_net", build_my_net, MyNetOptions)
+
+``PLUGIN_API_VERSION`` is the version of this surface. It changes (to the next integer)
+only when something here changes incompatibly; a plugin states the version it targets
+(``DVCORE_PLUGIN_API`` in its entry-point module, see docs/plugins.md) and is reported as
+incompatible, instead of failing later, when the installed dvcore serves another one.
+"""
+
+from __future__ import annotations
+
+from dvcore.diffusion.samplers.base import Sampler as SamplerBase
+from dvcore.diffusion.samplers.base import SampleResult, TrajectoryStep
+from dvcore.diffusion.schedules import Schedule as BetaSchedule
+from dvcore.hookspecs import hookimpl
+from dvcore.metrics import MeanMetric
+from dvcore.metrics import Metric as MetricBase
+from dvcore.nn.blocks import AttentionBlock, Downsample, ResBlock, Upsample, group_norm
+from dvcore.nn.embeddings import TimestepEmbedder, timestep_embedding
+from dvcore.options import doc_of, each, existing_path, ge, gt, le, lt, odd, opt
+from dvcore.protocols import (
+    Backbone,
+    BackboneFactory,
+    Baseline,
+    BaselineFactory,
+    Dataset,
+    DatasetFactory,
+    DiffusionLoss,
+    Loss,
+    LossFactory,
+    Metric,
+    MetricFactory,
+    RegressionLoss,
+    Sampler,
+    SamplerFactory,
+    Schedule,
+    ScheduleFactory,
+    Task,
+    TaskFactory,
+    Tracker,
+    TrackerFactory,
+)
+from dvcore.recipe import RecipeError
+from dvcore.registry import KINDS, NoOptions, Registrar
+from dvcore.tasks.base import EvalResult
+from dvcore.tasks.base import Task as TaskBase
+from dvcore.track.base import RunInfo
+from dvcore.track.base import Tracker as TrackerBase
+
+PLUGIN_API_VERSION = "1"
+"""The version of this surface; a plugin declares the one it targets."""
+
+__all__ = [
+    "KINDS",
+    "PLUGIN_API_VERSION",
+    "AttentionBlock",
+    "Backbone",
+    "BackboneFactory",
+    "Baseline",
+    "BaselineFactory",
+    "BetaSchedule",
+    "Dataset",
+    "DatasetFactory",
+    "DiffusionLoss",
+    "Downsample",
+    "EvalResult",
+    "Loss",
+    "LossFactory",
+    "MeanMetric",
+    "Metric",
+    "MetricBase",
+    "MetricFactory",
+    "NoOptions",
+    "RecipeError",
+    "Registrar",
+    "RegressionLoss",
+    "ResBlock",
+    "RunInfo",
+    "SampleResult",
+    "Sampler",
+    "SamplerBase",
+    "SamplerFactory",
+    "Schedule",
+    "ScheduleFactory",
+    "Task",
+    "TaskBase",
+    "TaskFactory",
+    "TimestepEmbedder",
+    "Tracker",
+    "TrackerBase",
+    "TrackerFactory",
+    "TrajectoryStep",
+    "Upsample",
+    "doc_of",
+    "each",
+    "existing_path",
+    "ge",
+    "group_norm",
+    "gt",
+    "hookimpl",
+    "le",
+    "lt",
+    "odd",
+    "opt",
+    "timestep_embedding",
+]
