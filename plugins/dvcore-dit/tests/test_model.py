@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from dvcore_dit.model import DIT_SIZES, DiT, sincos_2d
+from dvcore.nn import sincos_2d
+from dvcore_dit.model import DIT_SIZES, DiT
 from dvcore_dit.options import DitOptions
 from dvcore_dit.plugin import build_dit
 

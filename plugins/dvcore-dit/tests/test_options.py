@@ -29,7 +29,7 @@ def problems_of(section: dict, registry: Registry) -> list[str]:
     [("S", (12, 384, 6)), ("B", (12, 768, 12)), ("L", (24, 1024, 16)), ("XL", (28, 1152, 16))],
 )
 def test_presets_are_the_papers_depth_width_heads(size, dims):
-    assert DitOptions(size=size).dims() == dims
+    assert DitOptions(size=size).dims == dims
 
 
 def test_defaults_are_dit_b4():
@@ -39,7 +39,7 @@ def test_defaults_are_dit_b4():
 
 def test_an_explicit_dimension_overrides_only_that_value_of_the_preset():
     options = DitOptions(size="S", depth=6)
-    assert options.dims() == (6, 384, 6)
+    assert options.dims == (6, 384, 6)
     assert options.variant == "DiT-custom/4"
 
 
@@ -49,7 +49,7 @@ def test_custom_size_uses_the_explicit_dimensions(registry):
         registry,
         cls=BackboneSection,
     )
-    assert section.options.dims() == (3, 64, 4)
+    assert section.options.dims == (3, 64, 4)
 
 
 def test_custom_size_without_dimensions_names_each_missing_one(registry):

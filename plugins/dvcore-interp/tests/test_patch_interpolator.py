@@ -184,8 +184,8 @@ def test_options_problems_are_reported_with_their_field(options: dict, expected:
 
 def test_valid_options_structure_and_explicit_dims_override_the_preset() -> None:
     section = structure({"name": "patch_interpolator", "size": "M", "depth": 2}, registry(), BackboneSection)
-    assert section.options.dims == (256, 2, 8)
-    assert PatchInterpolatorOptions().dims == (64, 2, 4)
+    assert section.options.dims == (2, 256, 8)  # (depth, width, heads)
+    assert PatchInterpolatorOptions().dims == (2, 64, 4)
 
 
 def test_build_rejects_channels_that_do_not_split_into_frames() -> None:

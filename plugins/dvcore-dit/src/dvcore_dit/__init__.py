@@ -2,5 +2,6 @@
 
 from dvcore_dit.model import DIT_SIZES, DiT
 from dvcore_dit.options import DitOptions
+from dvcore_dit.plugin import build_dit
 
-__all__ = ["DIT_SIZES", "DiT", "DitOptions"]
+__all__ = ["DIT_SIZES", "DiT", "DitOptions", "build_dit"]

@@ -19,11 +19,10 @@ Differences from the paper's model, each on purpose:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from dvcore.nn.embeddings import TimestepEmbedder
+from dvcore.nn import Attention, Mlp, TimestepEmbedder, TransformerDims, sincos_2d
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -32,7 +31,7 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 
 # ----------------------------------------------------------------------------------------------
-# Embedding layers for patches (the timestep embedder is dvcore.nn.embeddings.TimestepEmbedder)
+# Embedding layers for patches (the timestep embedder and the positions come from dvcore.nn)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -48,44 +47,8 @@ class PatchEmbed(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Core DiT block
+# Core DiT block (attention and MLP are dvcore.nn's ViT blocks)
 # ----------------------------------------------------------------------------------------------
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention through SDPA (flash / memory-efficient kernels where available)."""
-
-    def __init__(self, dim: int, num_heads: int, attn_dropout: float = 0.0, dropout: float = 0.0):
-        super().__init__()
-        self.num_heads = num_heads
-        self.attn_dropout = attn_dropout
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, D = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)  # (B, N, 3, H, Dh)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, N, Dh)
-        p = self.attn_dropout if self.training else 0.0
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, N, Dh)
-        x = x.transpose(1, 2).reshape(B, N, D)  # (B, N, D)
-        return self.proj_drop(self.proj(x))  # (B, N, D)
-
-
-class Mlp(nn.Module):
-    """Position-wise feed-forward: Linear, GELU (tanh), Linear, as in ViT/DiT."""
-
-    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU(approximate="tanh")
-        self.fc2 = nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.act(self.fc1(x)))  # (B, N, hidden)
-        return self.drop(self.fc2(x))  # (B, N, D)
 
 
 class DiTBlock(nn.Module):
@@ -101,7 +64,7 @@ class DiTBlock(nn.Module):
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(hidden_size, num_heads, attn_dropout, dropout)
+        self.attn = Attention(hidden_size, num_heads, attn_dropout=attn_dropout, dropout=dropout)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(hidden_size, int(hidden_size * mlp_ratio), dropout)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size))
@@ -248,35 +211,12 @@ class DiT(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Positional embedding helpers (fixed 2D sin-cos, as in MAE and DiT)
+# Size presets (the paper's Table 1): name -> (depth, width = hidden_size, heads)
 # ----------------------------------------------------------------------------------------------
 
-
-def sincos_1d(dim: int, positions: torch.Tensor) -> torch.Tensor:
-    """(M,) positions -> (M, dim): [sin(pos * w_k), cos(pos * w_k)], w_k = 10000^(-k / (dim/2))."""
-    k = torch.arange(dim // 2, dtype=torch.float64)
-    omega = 1.0 / 10_000 ** (k / (dim // 2))  # (dim/2,)
-    angles = positions.to(torch.float64)[:, None] * omega[None]  # (M, dim/2)
-    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)  # (M, dim)
-
-
-def sincos_2d(dim: int, h: int, w: int) -> torch.Tensor:
-    """(h*w, dim) positions of a row-major h x w grid; first half encodes the column, second the row.
-
-    The column-first order is DiT's and MAE's (their meshgrid puts w first), so a checkpoint's
-    positions agree with theirs on square grids.
-    """
-    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")  # (h, w) each
-    return torch.cat([sincos_1d(dim // 2, cols.flatten()), sincos_1d(dim // 2, rows.flatten())], dim=1)
-
-
-# ----------------------------------------------------------------------------------------------
-# Size presets (the paper's Table 1): name -> (depth, hidden_size, num_heads)
-# ----------------------------------------------------------------------------------------------
-
-DIT_SIZES: dict[str, tuple[int, int, int]] = {
-    "S": (12, 384, 6),
-    "B": (12, 768, 12),
-    "L": (24, 1024, 16),
-    "XL": (28, 1152, 16),
+DIT_SIZES: dict[str, TransformerDims] = {
+    "S": TransformerDims(12, 384, 6),
+    "B": TransformerDims(12, 768, 12),
+    "L": TransformerDims(24, 1024, 16),
+    "XL": TransformerDims(28, 1152, 16),
 }

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
+from dvcore.nn import TransformerDims
 from dvcore.options import ge, gt, lt, opt
 from dvcore_dit.model import DIT_SIZES
 
@@ -59,20 +60,21 @@ class DitOptions:
         "keep only block inputs, recompute the rest in backward: less memory, ~+20-40% time",
     )
 
-    def dims(self) -> tuple[int, int, int]:
-        """(depth, hidden_size, num_heads): the preset, overridden by any explicit value."""
+    @property
+    def dims(self) -> TransformerDims:
+        """(depth, width = hidden_size, heads = num_heads): the preset, overridden by any explicit value."""
         preset = DIT_SIZES.get(self.size, (None, None, None))
         explicit = (self.depth, self.hidden_size, self.num_heads)
-        resolved = tuple(e if e is not None else p for e, p in zip(explicit, preset, strict=True))
+        resolved = [e if e is not None else p for e, p in zip(explicit, preset, strict=True)]
         if any(v is None for v in resolved):
             raise ValueError(f"size = 'custom' needs {', '.join(DIMENSIONS)} set")
-        return resolved  # type: ignore[return-value]
+        return TransformerDims(*resolved)  # type: ignore[arg-type]
 
     @property
     def variant(self) -> str:
         """The paper's name for this configuration, e.g. 'DiT-B/4' ('DiT-custom/4' otherwise)."""
         preset = DIT_SIZES.get(self.size)
-        same = preset is not None and self.dims() == preset
+        same = preset is not None and self.dims == preset
         return f"DiT-{self.size if same else 'custom'}/{self.patch}"
 
     def problems(self) -> Iterator[tuple[str, str]]:
@@ -85,7 +87,7 @@ class DitOptions:
                 return
         if self.size not in SIZES:
             return  # reported by the field's own check
-        _, hidden, heads = self.dims()
+        _, hidden, heads = self.dims
         if not (isinstance(hidden, int) and isinstance(heads, int) and hidden > 0 and heads > 0):
             return  # reported by the fields' own checks
         if hidden % heads:

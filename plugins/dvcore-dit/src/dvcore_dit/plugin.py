@@ -13,7 +13,7 @@ def build_dit(options: DitOptions, *, in_channels: int, out_channels: int) -> Di
     problems = list(options.problems())
     if problems:
         raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
-    depth, hidden_size, num_heads = options.dims()
+    depth, hidden_size, num_heads = options.dims
     return DiT(
         in_channels,
         out_channels,

@@ -14,107 +14,13 @@ Input: the frames channel-concatenated, x (B, F * frame_channels, H, W) in [0, 1
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Literal
 
-import attrs
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dvcore.nn.embeddings import TimestepEmbedder
-from dvcore.options import each, ge, gt, lt, opt
-
-# ----------------------------------------------------------------------------------------------
-# Size presets
-# ----------------------------------------------------------------------------------------------
-
-#: size -> (d_model, depth, heads). XS is the CPU default; L is the notes' width on GPU.
-PRESETS: dict[str, tuple[int, int, int]] = {
-    "XS": (64, 2, 4),
-    "S": (128, 4, 4),
-    "M": (256, 6, 8),
-    "L": (512, 8, 8),
-}
-
-#: Largest colour codebook a quantized model may ask for (quant_levels ** frame_channels).
-MAX_CODES = 65_536
-
-
-# ----------------------------------------------------------------------------------------------
-# Options
-# ----------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class PatchInterpolatorOptions:
-    """Options of the patch interpolator; explicit d_model / depth / heads override the size preset."""
-
-    size: Literal["XS", "S", "M", "L"] = opt(
-        "XS", "preset (d_model, depth, heads): XS 64/2/4, S 128/4/4, M 256/6/8, L 512/8/8"
-    )
-    d_model: int | None = opt(None, "token width; unset = the preset's", gt(0))
-    depth: int | None = opt(None, "transformer blocks; unset = the preset's", gt(0))
-    heads: int | None = opt(None, "attention heads, must divide d_model; unset = the preset's", gt(0))
-    mlp_ratio: float = opt(4.0, "MLP hidden width as a multiple of d_model", gt(0))
-    dropout: float = opt(0.0, "dropout on the attention output and in the MLP", ge(0), lt(1))
-    attn_dropout: float = opt(0.0, "dropout on the attention weights", ge(0), lt(1))
-    frame_channels: int = opt(3, "channels per frame; in_channels holds in_channels // this frames", gt(0))
-    src_field: int = opt(16, "side in pixels of the window a block sees", gt(0))
-    tgt_field: int = opt(8, "side in pixels of the central block a window predicts", gt(0))
-    padding: Literal["reflect", "replicate"] = opt(
-        "reflect", "how the image is extended at its borders (replicate when too small to reflect)"
-    )
-    tokens: Literal["linear", "quantized"] = opt(
-        "linear", "linear: pixel values projected; quantized: colour codes embedded (the notes' 512 levels)"
-    )
-    token_patch: int = opt(1, "pixels per token side: 1 = pixels (the notes), 2 = 2x2 sub-patches", gt(0))
-    quant_levels: int = opt(
-        8, "quantized: levels per channel; levels ** frame_channels codes (8**3 = 512)", ge(2)
-    )
-    pos_embed: Literal["learned", "sincos"] = opt(
-        "learned", "2D position of a token in its window: learned (starts as sin-cos) or fixed sin-cos"
-    )
-    head: Literal["none", "conv"] = opt("none", "conv: a 3x3 conv over the stitched map removes seams")
-    conv_head_stride: Literal[1, 2] = opt(
-        2, "conv head: 2 = tokens draw a 2x map that a stride-2 conv brings back (the notes); 1 = at 1x"
-    )
-    conv_head_channels: int = opt(32, "conv head: channels of the map the tokens draw", gt(0))
-    residual: bool = opt(False, "predict the residual over the mean of the prior frames (speeds training)")
-    prior_frames: list[int] | None = opt(
-        None, "residual: frames averaged into the prior; unset = the middle two (even count)", each(ge(0))
-    )
-    window_chunk: int | None = opt(None, "windows run at once, to bound memory; unset = all", gt(0))
-
-    @property
-    def dims(self) -> tuple[int, int, int]:
-        """(d_model, depth, heads): the preset with explicit values laid over it."""
-        d_model, depth, heads = PRESETS[self.size]
-        return (self.d_model or d_model, self.depth or depth, self.heads or heads)
-
-    def problems(self) -> Iterable[tuple[str, str]]:
-        """Checks across fields: (field, message) pairs for the recipe's error report."""
-        d_model, _, heads = self.dims
-        if d_model % heads:
-            yield "heads", f"expected a divisor of d_model ({d_model}), got {heads}"
-        src, tgt, p = self.src_field, self.tgt_field, self.token_patch
-        if src < tgt:
-            yield "src_field", f"expected >= tgt_field ({tgt}), got {src}"
-            return
-        if (src - tgt) % 2:
-            yield "tgt_field", f"expected the parity of src_field ({src}) so the block is centred, got {tgt}"
-            return
-        if tgt % p:
-            yield "token_patch", f"expected a divisor of tgt_field ({tgt}), got {p}"
-        elif (src - tgt) // 2 % p:
-            yield (
-                "token_patch",
-                f"expected a divisor of the margin (src_field - tgt_field) / 2 = {(src - tgt) // 2}, got {p}",
-            )
-        codes = self.quant_levels**self.frame_channels
-        if self.tokens == "quantized" and codes > MAX_CODES:
-            yield "quant_levels", f"expected quant_levels ** frame_channels <= {MAX_CODES} codes, got {codes}"
-
+from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
+from dvcore_interp.options import PatchInterpolatorOptions
 
 # ----------------------------------------------------------------------------------------------
 # Token embeddings
@@ -186,55 +92,8 @@ class QuantizedTokens(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Transformer blocks
+# Output head (the transformer blocks are dvcore.nn's pre-norm TransformerBlock)
 # ----------------------------------------------------------------------------------------------
-
-
-class Attention(nn.Module):
-    """Multi-head self-attention through scaled_dot_product_attention."""
-
-    def __init__(self, dim: int, heads: int, attn_dropout: float, dropout: float):
-        super().__init__()
-        self.heads, self.attn_dropout = heads, attn_dropout
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length, dim = x.shape
-        qkv = self.qkv(x).reshape(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # each (N, h, L, D/h)
-        p = self.attn_dropout if self.training else 0.0
-        x = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (N, h, L, D/h)
-        x = x.transpose(1, 2).reshape(n, length, dim)  # (N, L, D)
-        return self.proj_drop(self.proj(x))  # (N, L, D)
-
-
-class Mlp(nn.Module):
-    """Two-layer GELU MLP."""
-
-    def __init__(self, dim: int, hidden: int, dropout: float):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-        self.act, self.drop = nn.GELU(approximate="tanh"), nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.drop(self.act(self.fc1(x)))  # (N, L, hidden)
-        return self.drop(self.fc2(x))  # (N, L, D)
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, attn_dropout: float):
-        super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads, attn_dropout, dropout)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))  # (N, L, D)
-        return x + self.mlp(self.norm2(x))  # (N, L, D)
 
 
 class ConvHead(nn.Module):
@@ -272,7 +131,7 @@ class PatchInterpolator(nn.Module):
         if problems:
             raise ValueError("patch_interpolator: " + "; ".join(problems))
 
-        d_model, depth, heads = o.dims
+        depth, d_model, heads = o.dims
         self.in_channels, self.out_channels, self.frame_channels = in_channels, out_channels, o.frame_channels
         self.src_field, self.tgt_field = o.src_field, o.tgt_field  # a per-block loss may read tgt_field
         self.margin = (o.src_field - o.tgt_field) // 2
@@ -287,14 +146,17 @@ class PatchInterpolator(nn.Module):
             self.embed = QuantizedTokens(
                 self.num_frames, o.frame_channels, o.quant_levels, o.token_patch, d_model
             )
-        pos = sincos_pos_embed_2d(d_model, self.grid)  # (G*G, D)
+        pos = sincos_2d(d_model, self.grid, self.grid, column_first=False).float()  # (G*G, D)
         if o.pos_embed == "learned":
             self.pos_embed = nn.Parameter(pos)
         else:
             self.register_buffer("pos_embed", pos, persistent=False)
         self.t_embedder = TimestepEmbedder(d_model)
         self.blocks = nn.ModuleList(
-            Block(d_model, heads, o.mlp_ratio, o.dropout, o.attn_dropout) for _ in range(depth)
+            TransformerBlock(
+                d_model, heads, mlp_ratio=o.mlp_ratio, dropout=o.dropout, attn_dropout=o.attn_dropout
+            )
+            for _ in range(depth)
         )
         self.norm = nn.LayerNorm(d_model)
 
@@ -391,31 +253,3 @@ class PatchInterpolator(nn.Module):
         if self.residual:
             y = y + self.prior(x)  # (B, C_out, H, W)
         return y
-
-
-def build_patch_interpolator(
-    options: PatchInterpolatorOptions, *, in_channels: int, out_channels: int
-) -> PatchInterpolator:
-    """Patch interpolator (seed notes): overlapping windows of pixel tokens, a transformer, stitched blocks."""
-    return PatchInterpolator(options, in_channels=in_channels, out_channels=out_channels)
-
-
-# ----------------------------------------------------------------------------------------------
-# Positional embedding helpers
-# ----------------------------------------------------------------------------------------------
-
-
-def sincos_1d(dim: int, positions: torch.Tensor) -> torch.Tensor:
-    """(P,) positions -> (P, dim): sin and cos at frequencies 1 .. 1/10000 (odd dim: a zero column)."""
-    half = dim // 2
-    omega = 1.0 / 10_000 ** (torch.arange(half, dtype=torch.float64) / max(half, 1))
-    args = positions.double()[:, None] * omega[None]  # (P, half)
-    emb = torch.cat([torch.sin(args), torch.cos(args), torch.zeros(len(positions), dim - 2 * half)], dim=1)
-    return emb.float()  # (P, dim)
-
-
-def sincos_pos_embed_2d(dim: int, grid: int) -> torch.Tensor:
-    """(grid*grid, dim) embedding of a square grid, row-major: half the dims code the row, half the column."""
-    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
-    dim_r = dim // 2
-    return torch.cat([sincos_1d(dim_r, rows.flatten()), sincos_1d(dim - dim_r, cols.flatten())], dim=1)

@@ -1,10 +1,18 @@
-"""Registers the patch interpolator with dvcore (entry point ``interp`` of group ``dvcore``)."""
+"""Registers the ``patch_interpolator`` backbone with dvcore (entry point ``interp`` of group ``dvcore``)."""
 
 from __future__ import annotations
 
 from dvcore import hookimpl
 from dvcore.registry import Registrar
-from dvcore_interp.patch_interpolator import PatchInterpolatorOptions, build_patch_interpolator
+from dvcore_interp.options import PatchInterpolatorOptions
+from dvcore_interp.patch_interpolator import PatchInterpolator
+
+
+def build_patch_interpolator(
+    options: PatchInterpolatorOptions, *, in_channels: int, out_channels: int
+) -> PatchInterpolator:
+    """Patch interpolator (seed notes): overlapping windows of pixel tokens, a transformer, stitched blocks."""
+    return PatchInterpolator(options, in_channels=in_channels, out_channels=out_channels)
 
 
 @hookimpl

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dvcore import hookimpl
 from dvcore.registry import Registrar
-from dvcore_unet.model import build_unet
+from dvcore_unet.model import UNet
 from dvcore_unet.options import UNetOptions
+
+
+def build_unet(options: UNetOptions, *, in_channels: int, out_channels: int) -> UNet:
+    """DDPM UNet with the lab notes' level schema (explicit or compact)."""
+    return UNet(options, in_channels=in_channels, out_channels=out_channels)
 
 
 @hookimpl

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dvcore import hookimpl
 from dvcore.registry import Registrar
-from dvcore_unetpp.model import build_unetpp
+from dvcore_unetpp.model import UNetPP
 from dvcore_unetpp.options import UNetPPOptions
+
+
+def build_unetpp(options: UNetPPOptions, *, in_channels: int, out_channels: int) -> UNetPP:
+    """UNet++ (nested dense skips) with time-conditioned nodes, for diffusion or regression."""
+    return UNetPP(options, in_channels=in_channels, out_channels=out_channels)
 
 
 @hookimpl
