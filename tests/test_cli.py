@@ -69,7 +69,7 @@ def test_validate_builds_everything_and_reports_facts(testplug, tiny_recipe):
 def test_validate_reports_a_loss_that_does_not_fit_the_task(testplug, tiny_recipe):
     result = invoke("validate", str(tiny_recipe), "--set", "eval.baselines=['copy', 'median']")
     assert result.exit_code == 2
-    assert "eval.baselines: unknown baseline 'median'; valid choices: copy, blend" in result.output
+    assert "eval.baselines: unknown baseline 'median'; valid choices: blend, copy, flow" in result.output
 
 
 def test_plugins_json_lists_components_with_origin_and_options(testplug):

@@ -11,9 +11,10 @@ from click.testing import CliRunner
 
 from dvcore import plugins
 from dvcore import recipe as recipes
+from dvcore.baselines import blend_baseline
 from dvcore.cli import main
 from dvcore.run import execute
-from dvcore.tasks.interpolate import blend_baseline, split_clip
+from dvcore.tasks.interpolate import split_clip
 from tests.test_sample_movie import GENERATE
 
 

@@ -50,6 +50,7 @@ def component_names(data: dict[str, Any]) -> list[tuple[str, str]]:
 
     found = [(kind, name_of(data.get(key))) for key, kind in SECTION_KINDS.items()]
     found += [("metric", name_of(m)) for m in data.get("eval", {}).get("metrics", [])]
+    found += [("baseline", b) for b in data.get("eval", {}).get("baselines") or []]
     return [(kind, name) for kind, name in found if isinstance(name, str)]
 
 

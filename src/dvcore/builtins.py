@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dvcore.baselines.components import register as register_baselines
 from dvcore.data.digits import DigitsOptions, build_digits
 from dvcore.data.frame_folders import FrameFoldersOptions, build_frame_folders
 from dvcore.data.image_folder import ImageFolderOptions, build_image_folder
@@ -38,3 +39,4 @@ def dvcore_register_components(registrar: Registrar) -> None:
     registrar.add("tracker", "aim", build_aim_tracker, AimOptions)
     registrar.add("tracker", "none", build_null_tracker, NoOptions)
     register_diffusion(registrar)  # schedules, samplers, the diffusion loss
+    register_baselines(registrar)  # copy, blend, flow

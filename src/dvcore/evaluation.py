@@ -117,13 +117,12 @@ def interpolation_scores(
     samples, scored one by one and averaged (never the best of N).
     """
     from dvcore.tasks.generate import derive_seed
-    from dvcore.tasks.interpolate import BASELINES, split_clip
+    from dvcore.tasks.interpolate import split_clip
     from dvcore.train.trainer import Head
 
     task, model = run.task, run.model
     diffusion = getattr(task, "diffusion", None) is not None
     metrics = {name: registry.get("metric", name).build(None) for name in metric_names}
-    baselines = [b for b in ("copy", "blend") if b in BASELINES]
     eval_set = Head(task.datasets()["eval"], max_samples)
     rows: list[dict[str, Any]] = []
     device = next(model.parameters()).device
@@ -139,7 +138,8 @@ def interpolation_scores(
                     draws.append(task.sample_middle(model, context, generator=g).x0.to(device))
             else:
                 draws = [task.predict(model, context).float().clamp(0, 1)]
-        predictors = {"model": draws, **{b: [BASELINES[b](context)] for b in baselines}}
+        baselines = {name: [fn(context).float().clamp(0, 1)] for name, fn in task.baselines.items()}
+        predictors = {"model": draws, **baselines}
         for predictor, preds in predictors.items():
             values = {
                 name: torch.stack([m.update(p, target) for p in preds]) for name, m in metrics.items()

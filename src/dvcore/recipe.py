@@ -144,7 +144,11 @@ class EvalConfig:
     batch_size: int = opt(32, "samples per eval batch", gt(0))
     max_samples: int | None = opt(None, "evaluate on at most this many samples; unset = all", gt(0))
     metrics: list[MetricSection] = opt(factory=list, doc="metric components, e.g. ['psnr', 'ssim']")
-    baselines: list[str] = opt(factory=list, doc="task baselines scored beside the model, e.g. ['blend']")
+    baselines: list[str] | None = opt(
+        None,
+        "baseline components scored beside the model, e.g. ['copy', 'blend', 'flow']; unset = the task's "
+        "defaults (interpolate: copy, blend, flow); [] = none",
+    )
     num_images: int = opt(8, "samples shown in logged image grids", ge(0))
 
 

@@ -16,6 +16,8 @@ Factory signatures, per kind (the contracts everything meets at):
 - ``tracker``: ``factory(options, *, run) -> dvcore.track.Tracker``.
 - ``schedule`` / ``sampler``: see ``dvcore.diffusion``.
 - ``task``: ``factory(options) -> dvcore.tasks.Task``.
+- ``baseline``: ``factory(options) -> predict(context) -> frame``, a non-learned interpolator:
+  context frames (B, N-1, C, H, W) in [0, 1], middle frame withheld -> that frame (B, C, H, W).
 
 Options classes may define ``problems(self) -> Iterable[tuple[str, str]]`` for checks
 that span several fields; each (field path, message) becomes one line of the recipe
@@ -30,7 +32,7 @@ from typing import Any
 
 import attrs
 
-KINDS = ("backbone", "schedule", "sampler", "loss", "dataset", "metric", "tracker", "task")
+KINDS = ("backbone", "schedule", "sampler", "loss", "dataset", "metric", "tracker", "task", "baseline")
 
 
 @attrs.frozen

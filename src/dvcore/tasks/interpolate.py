@@ -25,7 +25,8 @@ with the recipe's sampler in ``sample_steps`` steps (20). Two options from the n
 Eval scores PSNR/SSIM (any per-sample metric) of ``samples_per_clip`` independent samples per
 clip: ``model/<metric>`` is their mean over all samples, not the best of N, and
 ``model/<metric>_std`` the standard deviation over a clip's samples (ddof 1), averaged over
-clips, when there are several; the copy / blend baselines are scored beside it. The held-out
+clips, when there are several; the baselines (``eval.baselines``: components of the ``baseline``
+kind, by default copy, blend and flow) are scored beside it. The held-out
 diffusion loss per bucket of t is reported as in ``generate``.
 """
 
@@ -42,7 +43,7 @@ from dvcore.diffusion.samplers.base import Sampler, SampleResult, TrajectoryStep
 from dvcore.metrics import Metric
 from dvcore.options import ge, gt, opt
 from dvcore.recipe import Recipe, RecipeError
-from dvcore.registry import Registry
+from dvcore.registry import Registry, unknown_name_message
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.tasks.generate import (
     DiffusionParts,
@@ -128,18 +129,18 @@ def split_clip(frames: Tensor) -> tuple[Tensor, Tensor]:
     return context, frames[:, mid]
 
 
-def copy_baseline(context: Tensor) -> Tensor:
-    """The nearest context frame before the middle one."""
-    return context[:, context.shape[1] // 2 - 1]  # (B, C, H, W)
+DEFAULT_BASELINES = ("copy", "blend", "flow")
 
 
-def blend_baseline(context: Tensor) -> Tensor:
-    """The mean of the two frames next to the middle one."""
-    k = context.shape[1] // 2
-    return 0.5 * (context[:, k - 1] + context[:, k])  # (B, C, H, W)
-
-
-BASELINES = {"copy": copy_baseline, "blend": blend_baseline}
+def build_baselines(names: list[str] | None, registry: Registry, problems: list[str]) -> dict[str, Any]:
+    """Predictors of the ``baseline`` kind by name (``eval.baselines``; unset = copy, blend, flow)."""
+    baselines = {}
+    for name in DEFAULT_BASELINES if names is None else names:
+        if ("baseline", name) not in registry:
+            problems.append(f"eval.baselines: {unknown_name_message('baseline', name, registry.names('baseline'))}")
+            continue
+        baselines[name] = registry.get("baseline", name).build()
+    return baselines
 
 
 class InterpolateTask(Task):
@@ -180,11 +181,7 @@ class InterpolateTask(Task):
                 problems.append(
                     f"loss.name: interpolate in regression mode needs a regression loss, got {recipe.loss.name!r}"
                 )
-        for name in recipe.eval.baselines:
-            if name not in BASELINES:
-                problems.append(
-                    f"eval.baselines: unknown baseline {name!r}; valid choices: {', '.join(BASELINES)}"
-                )
+        self.baselines = build_baselines(recipe.eval.baselines, registry, problems)
         if problems:
             raise RecipeError(problems)
         self.metric_specs = [(m.name, registry.get("metric", m.name), m.options) for m in recipe.eval.metrics]
@@ -307,7 +304,7 @@ class InterpolateTask(Task):
                 return [self.predict(model, context).float().clamp(0, 1)]
             return [self.sample_middle(model, context, generator=sample_gen).x0 for _ in range(draws)]
 
-        names = ["model", *self.recipe.eval.baselines]
+        names = ["model", *self.baselines]
         metrics = {p: {n: c.build(o) for n, c, o in self.metric_specs} for p in names}
         spread: dict[str, float] = {}  # metric -> sum over clips of the std over the clip's samples
         shown: list[Tensor] = []  # rows of (N+2, C, H, W): context, prediction, target, |error|
@@ -329,8 +326,8 @@ class InterpolateTask(Task):
                 shown.append(torch.cat([context[i], preds[0][i, None], target[i, None], error[None]]))
             for name, std_sum in score_samples(metrics["model"], preds, target).items():
                 spread[name] = spread.get(name, 0.0) + std_sum
-            for name in self.recipe.eval.baselines:
-                score_samples(metrics[name], [BASELINES[name](context)], target)
+            for name, baseline in self.baselines.items():
+                score_samples(metrics[name], [baseline(context).float().clamp(0, 1)], target)
 
         scores = {f"{p}/{n}": m.compute() for p, ms in metrics.items() for n, m in ms.items()}
         scores.update({f"model/{n}_std": s / max(count, 1) for n, s in spread.items()})

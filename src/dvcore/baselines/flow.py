@@ -1,0 +1,241 @@
+"""Classical optical-flow interpolation: the strongest non-learned baseline, and a prior for models.
+
+The frame at time t between ``before`` (t = 0) and ``after`` (t = 1) is made in four steps:
+
+1. Optical flow both ways with OpenCV (DIS, or Farneback): F01 with before(x) ~ after(x + F01(x))
+   and F10 with after(x) ~ before(x + F10(x)). DIS wants 8-bit grey images and its coarsest patch
+   is 8 px (12 px at "medium"), so tiny frames are first upscaled (``min_side``) and the flow is
+   scaled back down; the flow is in pixels of the frames given.
+2. Flows from time t, by linear approximations read at x itself (the motion is assumed locally
+   constant, so the flow at x stands in for the flow of the point that passes x at time t). Three
+   candidates (F_t0, F_t1): from F01 alone (-t F01, (1 - t) F01), from F10 alone (t F10,
+   -(1 - t) F10), and Super SloMo's mix of both (Jiang et al., CVPR 2018, eq. 4: -(1 - t) t F01
+   + t^2 F10, (1 - t)^2 F01 - t (1 - t) F10). ``intermediate = "select"`` (default) keeps, per
+   pixel, the candidate whose two warps agree best (mean |W0 - W1| over a 3x3 window), as
+   classical interpolation with flow candidates does (Baker et al., IJCV 2011, sec. 3); near
+   motion boundaries one flow belongs to the wrong surface and the others do not.
+   ``"linear"`` always takes the Super SloMo mix.
+3. Backward warping: W0(x) = before(x + F_t0(x)), W1(x) = after(x + F_t1(x)), bilinear, borders
+   clamped.
+4. Blending. ``blend = "average"``: (1 - t) W0 + t W1. ``blend = "occlusion"`` (default): weights
+   from forward-backward consistency. A pixel p of ``before`` whose flow does not come back,
+   |F01(p) + F10(p + F01(p))| large, is covered in ``after``; if W0 samples such a pixel, the
+   content at x exists in ``before`` only and W1 (which sees whatever covers it) is distrusted,
+   and the other way round. Weights (1 - t)(1 - u1 + eps), t (1 - u0 + eps) with u0 in [0, 1] the
+   soft "exclusive to before" mask read where W0 samples, u1 likewise for ``after``.
+
+Everything is tensor in, tensor out: ``interpolate(before, after)`` on (B, C, H, W) batches, any
+device (the flow is computed on the CPU by OpenCV, without gradients; warping and blending run
+on the input's device and are differentiable in the images). ``middle_frame(context)`` takes the
+task's context frames (B, N-1, C, H, W) and interpolates between the two around the target, so a
+backbone can use it as a prior. Results are deterministic for given inputs and options.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dvcore.options import ge, gt, le, opt
+
+Tensor = torch.Tensor
+
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights for RGB -> grey
+
+
+@attrs.frozen
+class FlowOptions:
+    """Optical-flow interpolation (OpenCV) between the two frames around the target."""
+
+    method: Literal["dis", "farneback"] = opt(
+        "dis", "dis: OpenCV's dense inverse search; farneback: polynomial-expansion flow (slower, smoother)"
+    )
+    preset: Literal["ultrafast", "fast", "medium"] = opt(
+        "medium", "DIS preset (speed against accuracy); ignored by farneback"
+    )
+    min_side: int = opt(
+        96,
+        "frames whose shorter side is below this are upscaled to it for the flow (DIS patches are "
+        "8-12 px, so it fails on tiny frames); the flow is scaled back; 0 = never upscale",
+        ge(0),
+    )
+    blend: Literal["occlusion", "average"] = opt(
+        "occlusion", "occlusion: weights from forward-backward flow consistency; average: (1-t) W0 + t W1"
+    )
+    consistency_px: float = opt(
+        1.0, "occlusion: forward-backward error (px) at which a pixel counts as half occluded", gt(0)
+    )
+    value_range: list[float] = opt(
+        attrs.NOTHING,
+        "[low, high] of the pixel values (mapped to 0..255 grey for OpenCV)",
+        factory=lambda: [0.0, 1.0],
+    )
+    intermediate: Literal["select", "linear"] = opt(
+        "select",
+        "flows at time t: select = per pixel the best-agreeing of three linear candidates; linear = "
+        "Super SloMo's mix of both flows",
+    )
+    t: float = opt(0.5, "time of the interpolated frame between the two frames (0..1)", ge(0), le(1))
+
+    def problems(self):
+        if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
+            yield "value_range", f"expected [low, high] with low < high, got {self.value_range!r}"
+
+
+@attrs.frozen
+class FlowInterpolation:
+    """The interpolated frame and what it was made from."""
+
+    frame: Tensor  # (B, C, H, W)
+    flow_01: Tensor  # (B, 2, H, W) (dx, dy) in pixels: before(x) ~ after(x + flow_01(x))
+    flow_10: Tensor  # (B, 2, H, W) after(x) ~ before(x + flow_10(x))
+    weight_0: Tensor  # (B, 1, H, W) share of the warped ``before`` in ``frame`` (the rest is ``after``'s)
+
+    def motion(self) -> Tensor:
+        """(B,) mean flow magnitude in pixels between the two frames (both directions averaged)."""
+        m01 = self.flow_01.norm(dim=1).mean(dim=(1, 2))
+        m10 = self.flow_10.norm(dim=1).mean(dim=(1, 2))
+        return 0.5 * (m01 + m10)  # (B,)
+
+
+# ----------------------------------------------------------------------------------------------
+# Optical flow (OpenCV, on the CPU)
+# ----------------------------------------------------------------------------------------------
+
+
+def to_grey_uint8(images: Tensor, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """(B, C, H, W) float -> (B, H, W) uint8 grey: BT.601 luma for 3 channels, the mean otherwise."""
+    x = images.detach().float().cpu()
+    luma = x.shape[1] == 3
+    grey = sum(w * x[:, i] for i, w in enumerate(LUMA)) if luma else x.mean(dim=1)  # (B, H, W)
+    low, high = value_range
+    scaled = (grey - low) * (255.0 / (high - low))
+    return scaled.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _flow_pair(a: np.ndarray, b: np.ndarray, options: FlowOptions) -> np.ndarray:
+    """Flow (H, W, 2) from grey a to grey b (uint8, H x W), computed at ``min_side`` if smaller."""
+    h, w = a.shape
+    scale = 1.0
+    if options.min_side and min(h, w) < options.min_side:
+        scale = options.min_side / min(h, w)
+        size = (round(w * scale), round(h * scale))
+        a = cv2.resize(a, size, interpolation=cv2.INTER_CUBIC)
+        b = cv2.resize(b, size, interpolation=cv2.INTER_CUBIC)
+    if options.method == "dis":
+        dis = cv2.DISOpticalFlow.create(DIS_PRESETS[options.preset])
+        flow = dis.calc(a, b, None)
+    else:
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 5, 7, 1.5, 0)
+    if scale != 1.0:
+        # Scale the vectors to the original pixels; INTER_AREA averages the fine flow per pixel.
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / scale
+    return flow  # (H, W, 2) float32
+
+
+def optical_flow(a: Tensor, b: Tensor, options: FlowOptions | None = None) -> Tensor:
+    """(B, C, H, W) twice -> flow (B, 2, H, W) in pixels with a(x) ~ b(x + flow(x)); no gradients."""
+    options = options or FlowOptions()
+    value_range = (options.value_range[0], options.value_range[1])
+    grey_a, grey_b = to_grey_uint8(a, value_range), to_grey_uint8(b, value_range)
+    flows = [_flow_pair(grey_a[i], grey_b[i], options) for i in range(len(grey_a))]
+    return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).to(a.device)  # (B, 2, H, W)
+
+
+# ----------------------------------------------------------------------------------------------
+# Warping and blending (torch, on the input's device)
+# ----------------------------------------------------------------------------------------------
+
+
+def backward_warp(image: Tensor, flow: Tensor) -> Tensor:
+    """image (B, C, H, W) sampled at x + flow(x), flow (B, 2, H, W) in pixels; bilinear, borders clamped."""
+    h, w = image.shape[-2:]
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=image.device, dtype=flow.dtype),
+        torch.arange(w, device=image.device, dtype=flow.dtype),
+        indexing="ij",
+    )  # (H, W) each
+    x = xs + flow[:, 0]  # (B, H, W)
+    y = ys + flow[:, 1]
+    # align_corners=True: -1 and 1 are the centres of the first and last pixels.
+    grid = torch.stack([2 * x / max(w - 1, 1) - 1, 2 * y / max(h - 1, 1) - 1], dim=-1)  # (B, H, W, 2)
+    return F.grid_sample(
+        image, grid.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=True
+    )
+
+
+def exclusive_mask(flow_ab: Tensor, flow_ba: Tensor, consistency_px: float) -> Tensor:
+    """(B, 1, H, W) in [0, 1): how surely each pixel of frame a is hidden in frame b.
+
+    The forward-backward error e = |F_ab(x) + F_ba(x + F_ab(x))| is ~0 where the flow comes back
+    to where it started; the mask is e^2 / (e^2 + consistency_px^2).
+    """
+    back = backward_warp(flow_ba, flow_ab)  # (B, 2, H, W) F_ba read where x lands in b
+    error2 = (flow_ab + back).pow(2).sum(dim=1, keepdim=True)  # (B, 1, H, W)
+    return error2 / (error2 + consistency_px**2)
+
+
+def intermediate_flows(
+    before: Tensor, after: Tensor, flow_01: Tensor, flow_10: Tensor, t: float, how: str
+) -> tuple[Tensor, Tensor]:
+    """(F_t0, F_t1), each (B, 2, H, W): where the frame at time t finds each pixel in ``before``/``after``."""
+    mixed = (-(1 - t) * t * flow_01 + t * t * flow_10, (1 - t) ** 2 * flow_01 - t * (1 - t) * flow_10)
+    if how == "linear":
+        return mixed
+    candidates = [mixed, (-t * flow_01, (1 - t) * flow_01), (t * flow_10, -(1 - t) * flow_10)]
+    disagreement = torch.cat(
+        [
+            F.avg_pool2d(
+                (backward_warp(before, f0) - backward_warp(after, f1)).abs().mean(dim=1, keepdim=True),
+                3,
+                stride=1,
+                padding=1,
+                count_include_pad=False,
+            )
+            for f0, f1 in candidates
+        ],
+        dim=1,
+    )  # (B, 3, H, W)
+    best = F.one_hot(disagreement.argmin(dim=1), len(candidates)).permute(0, 3, 1, 2)  # (B, 3, H, W)
+    best = best.unsqueeze(2).to(flow_01.dtype)  # (B, 3, 1, H, W); ties go to the first (the mix)
+    flow_t0 = (best * torch.stack([f0 for f0, _ in candidates], dim=1)).sum(dim=1)  # (B, 2, H, W)
+    flow_t1 = (best * torch.stack([f1 for _, f1 in candidates], dim=1)).sum(dim=1)
+    return flow_t0, flow_t1
+
+
+def interpolate(before: Tensor, after: Tensor, options: FlowOptions | None = None) -> FlowInterpolation:
+    """The frame at time ``options.t`` between ``before`` and ``after`` (B, C, H, W each)."""
+    options = options or FlowOptions()
+    t = options.t
+    flow_01 = optical_flow(before, after, options).to(before.dtype)  # (B, 2, H, W)
+    flow_10 = optical_flow(after, before, options).to(before.dtype)
+    flow_t0, flow_t1 = intermediate_flows(before, after, flow_01, flow_10, t, options.intermediate)
+    warped_0 = backward_warp(before, flow_t0)  # (B, C, H, W)
+    warped_1 = backward_warp(after, flow_t1)
+    if options.blend == "average":
+        weight_0 = torch.full_like(warped_0[:, :1], 1 - t)  # (B, 1, H, W)
+    else:
+        eps = 1e-3
+        only_0 = backward_warp(exclusive_mask(flow_01, flow_10, options.consistency_px), flow_t0)
+        only_1 = backward_warp(exclusive_mask(flow_10, flow_01, options.consistency_px), flow_t1)
+        w0 = (1 - t) * (1 - only_1 + eps)  # (B, 1, H, W)
+        w1 = t * (1 - only_0 + eps)
+        weight_0 = w0 / (w0 + w1)
+    frame = weight_0 * warped_0 + (1 - weight_0) * warped_1  # (B, C, H, W)
+    return FlowInterpolation(frame, flow_01, flow_10, weight_0)
+
+
+def middle_frame(context: Tensor, options: FlowOptions | None = None) -> Tensor:
+    """Context frames (B, N-1, C, H, W), the target withheld -> the target (B, C, H, W) by flow."""
+    k = context.shape[1] // 2
+    return interpolate(context[:, k - 1], context[:, k], options).frame

@@ -1,0 +1,60 @@
+"""Interpolation evaluation scores the registry's baselines beside the model, a plugin's included."""
+
+from __future__ import annotations
+
+import types
+
+import torch
+from torch import nn
+
+from dvcore import recipe as recipes
+from dvcore.baselines import middle_frame
+from dvcore.hookspecs import hookimpl
+from dvcore.plugins import load
+from dvcore.registry import NoOptions
+from dvcore.tasks.interpolate import split_clip
+
+
+class Zeros(nn.Module):
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x[:, :3])
+
+
+def _dark_plugin() -> types.ModuleType:
+    """A third-party baseline: predicts a black frame."""
+    module = types.ModuleType("dark_baseline")
+
+    @hookimpl
+    def dvcore_register_components(registrar):
+        registrar.add(
+            "baseline", "dark", lambda _o: lambda context: torch.zeros_like(context[:, 0]), NoOptions
+        )
+
+    module.dvcore_register_components = dvcore_register_components
+    return module
+
+
+def _task(tiny_recipe, baselines_line: str, registry):
+    tiny_recipe.write_text(tiny_recipe.read_text().replace('baselines = ["copy", "blend"]', baselines_line))
+    recipe = recipes.load(tiny_recipe, [], registry)
+    return registry.get("task", "interpolate").build(recipe.task.options, recipe=recipe, registry=registry)
+
+
+def test_unset_baselines_score_copy_blend_and_flow(testplug, tiny_recipe):
+    registry = load().registry
+    task = _task(tiny_recipe, "", registry)
+    clips = torch.stack([task.datasets()["eval"][i]["frames"] for i in range(4)])  # (4, N, C, H, W)
+    result = task.evaluate(Zeros(), [{"frames": clips}])
+    assert {"model/mae", "copy/mae", "blend/mae", "flow/mae"} <= set(result.scores)
+    context, target = split_clip(clips)
+    expected = (middle_frame(context) - target).abs().mean().item()  # mae over equal-sized clips
+    assert abs(result.scores["flow/mae"] - expected) < 1e-6
+
+
+def test_a_plugin_baseline_joins_the_table(testplug, tiny_recipe):
+    registry = load(extra_plugins={"dark": _dark_plugin()}).registry
+    task = _task(tiny_recipe, 'baselines = ["dark", "blend"]', registry)
+    clips = torch.stack([task.datasets()["eval"][i]["frames"] for i in range(2)])
+    scores = task.evaluate(Zeros(), [{"frames": clips}]).scores
+    assert scores["dark/mae"] == scores["model/mae"]  # both predict black frames
+    assert "flow/mae" not in scores and "blend/mae" in scores
