@@ -137,7 +137,9 @@ def build_baselines(names: list[str] | None, registry: Registry, problems: list[
     baselines = {}
     for name in DEFAULT_BASELINES if names is None else names:
         if ("baseline", name) not in registry:
-            problems.append(f"eval.baselines: {unknown_name_message('baseline', name, registry.names('baseline'))}")
+            problems.append(
+                f"eval.baselines: {unknown_name_message('baseline', name, registry.names('baseline'))}"
+            )
             continue
         baselines[name] = registry.get("baseline", name).build()
     return baselines
