@@ -202,3 +202,61 @@ def test_dynamic_thresholding_is_imagens_percentile_rule():
     torch.testing.assert_close(out[1], x0[1])  # s < 1 becomes 1: a plain clip to [-1, 1]
     capped = dynamic_threshold(x0, ratio=0.75, max_value=1.5)
     torch.testing.assert_close(capped[0], x0[0].clamp(-1.5, 1.5) / 1.5)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_callback_sees_each_step_as_it_is_taken_like_the_recorded_trajectory(name):
+    schedule = build_linear(LinearScheduleOptions())
+    seen = []
+    result = SAMPLERS[name]().sample(
+        lambda x, t: 0.1 * x,
+        torch.randn(2, 1, 3, 3),
+        schedule,
+        num_steps=5,
+        generator=torch.Generator().manual_seed(0),
+        record=True,
+        callback=lambda i, step: seen.append((i, step)),
+    )
+    assert [i for i, _ in seen] == list(range(5))
+    for (_, step), recorded in zip(seen, result.trajectory, strict=True):
+        torch.testing.assert_close(step.x_t, recorded.x_t)
+        torch.testing.assert_close(step.pred_x0, recorded.pred_x0)
+
+
+def test_a_new_sampler_is_only_its_grid_and_update_loop():
+    """DDIM at eta = 0 written against the base in a few lines is the shipped DDIM, step for step."""
+    from dvcore.diffusion.samplers.base import Grid, Sampler
+    from dvcore.diffusion.spacing import spaced_timesteps
+
+    class TinyDDIM(Sampler):
+        def grid(self, schedule, num_steps):
+            ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, "trailing")
+            ab = schedule.alphas_cumprod.tolist()
+            return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), 1.0])
+
+        def loop(self, denoise, x, grid, generator):
+            for i in range(len(grid)):
+                pred = denoise(x, i)
+                x = grid.alpha(i + 1) * pred.x0 + grid.sigma(i + 1) * pred.eps  # DDIM eq. 12, eta = 0
+            return x
+
+    schedule = build_cosine(CosineScheduleOptions())
+    noise = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    options = DDIMOptions(clip_sample=False)
+    ours = TinyDDIM(options).sample(
+        lambda x, t: torch.tanh(x), noise, schedule, num_steps=8, prediction_type="v"
+    )
+    shipped = DDIMSampler(options).sample(
+        lambda x, t: torch.tanh(x), noise, schedule, num_steps=8, prediction_type="v"
+    )
+    torch.testing.assert_close(ours.x0, shipped.x0)
+
+
+def test_noise_that_is_not_a_float_batch_is_refused():
+    schedule = build_linear(LinearScheduleOptions(num_train_timesteps=50))
+    with pytest.raises(
+        ValueError, match=r"expected noise a float tensor of shape \(B, C, ...\), got torch.int64"
+    ):
+        DDIMSampler(DDIMOptions()).sample(
+            lambda x, t: x, torch.zeros(1, 1, 2, 2, dtype=torch.long), schedule, num_steps=5
+        )

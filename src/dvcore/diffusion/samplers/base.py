@@ -1,16 +1,21 @@
-"""The sampler contract, and what every sampler shares.
+"""The sampler contract, and everything samplers share (k-diffusion's shape: short loops over one denoiser).
 
 Registry kind ``sampler``: ``factory(options) -> Sampler``. A sampler is not bound to a
 schedule or a model; both are passed to ``sample``:
 
     result = sampler.sample(model_fn, noise, schedule, num_steps=50, prediction_type="v",
-                            generator=g, record=True)
+                            generator=g, record=True, callback=None)
     result.x0                      # (B, C, H, W) the final sample
     result.trajectory              # [(x_t, pred_x0)] per sampling step, on the CPU (record=True)
     result.timesteps               # (n,) training steps fed to the model, by sampling step
 
-``timesteps(schedule, num_steps)`` takes the schedule because the grid depends on T and, with
-Karras sigmas, on the schedule's sigmas.
+``Sampler.sample`` does the shared work once: it checks the inputs, builds the ``Grid`` (the
+training steps and the alpha_bar of each sampling step, plus the end point), wraps the model
+into a ``Denoiser`` (model output -> x0 and eps, whatever ``prediction_type``, with the x0
+clipped or thresholded as the options say, and each step reported to ``record`` and
+``callback``) and scales the initial noise. A sampler writes ``grid`` and ``loop``: its
+update rule, over the grid indices. Options classes declare the x0 processing with the
+``*_field`` helpers at the end of this module.
 
 Conventions, the same for every sampler:
 
@@ -27,30 +32,33 @@ Conventions, the same for every sampler:
   Euler / Heun divide their state by sqrt(sigma^2 + 1) before calling the model, so the
   model sees the same inputs as under diffusers' ``scale_model_input``: comparing the model's
   inputs (and the final sample) compares the two step for step, whatever the internal state.
-- Stochastic samplers (DDPM; DDIM with eta > 0) draw ``torch.randn(x.shape, generator=...,
-  dtype=x.dtype)`` once per noise-adding step, in sampling order, on the generator's device; the same
-  generator state gives diffusers the same noise.
+- Stochastic samplers (DDPM; DDIM with eta > 0) draw ``noise_like(x, generator)`` once per
+  noise-adding step, in sampling order, on the generator's device; the same generator state
+  gives diffusers the same noise.
 - The predicted x0 may be clipped to [-r, r] (``clip_sample``) or dynamically thresholded
   (``thresholding``, Imagen: Saharia et al. 2022, sec. 2.3) before the update, as in diffusers;
   thresholding takes precedence.
 - The trajectory records, for each sampling step, the model's input x_t (variance-preserving)
-  and the predicted x0 after clipping, detached and on the CPU, for movies.
+  and the predicted x0 after clipping, detached and on the CPU, for movies. ``callback(i, step)``
+  gets the same ``TrajectoryStep`` on the model's device, as each step is taken.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
 
-from dvcore.diffusion.prediction import check_prediction_type
+from dvcore.diffusion.prediction import check_prediction_type, eps_from, x0_from
 from dvcore.diffusion.schedules import Schedule
 from dvcore.options import ge, gt, lt, opt
 
 Tensor = torch.Tensor
 ModelFn = Callable[[Tensor, Tensor], Tensor]
+Generator = torch.Generator | list[torch.Generator] | None
 
 
 class TrajectoryStep(NamedTuple):
@@ -58,6 +66,9 @@ class TrajectoryStep(NamedTuple):
 
     x_t: Tensor  # (B, C, H, W) the model's input, variance-preserving convention
     pred_x0: Tensor  # (B, C, H, W) predicted clean sample, after clipping / thresholding
+
+
+Callback = Callable[[int, TrajectoryStep], None]
 
 
 @dataclass(frozen=True)
@@ -69,21 +80,108 @@ class SampleResult:
     timesteps: Tensor  # (n,) float64 training steps fed to the model, by sampling step
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The noise levels a sampler visits, by sampling step i = 0 .. n-1, and where it ends (i = n)."""
+
+    timesteps: Tensor  # (n,) float64 training steps fed to the model
+    alphas_cumprod: list[float]  # (n+1,) alpha_bar at each sampling step, then at the end point
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    def alpha(self, i: int) -> float:
+        """sqrt(alpha_bar) at sampling step i (the signal coefficient)."""
+        return math.sqrt(self.alphas_cumprod[i])
+
+    def sigma(self, i: int) -> float:
+        """sqrt(1 - alpha_bar) at sampling step i (the noise coefficient)."""
+        return math.sqrt(1.0 - self.alphas_cumprod[i])
+
+
+class Prediction(NamedTuple):
+    """What the denoiser makes of one model call."""
+
+    x0: Tensor  # (B, C, H, W) predicted clean sample, clipped / thresholded
+    eps: Tensor  # (B, C, H, W) predicted noise, from the model's output as it is
+    var: Tensor | None  # (B, C, H, W) the model's extra variance channels, when it returns 2C
+
+
+class Denoiser:
+    """The model at the grid's noise levels: ``denoise(x_t, i)`` -> ``Prediction`` at sampling step i.
+
+    Converts eps / x0 / v outputs (``prediction_type``), splits off predicted-variance channels,
+    processes x0 (clip / threshold) and reports the step (``report=False`` for a corrector call,
+    such as Heun's second evaluation, that is not a step of its own).
+    """
+
+    def __init__(
+        self,
+        model_fn: ModelFn,
+        grid: Grid,
+        prediction_type: str,
+        process_x0: Callable[[Tensor], Tensor],
+        report: Callable[[int, TrajectoryStep], None],
+    ):
+        self.model_fn, self.grid, self.prediction_type = model_fn, grid, prediction_type
+        self.process_x0, self.report = process_x0, report
+
+    def __call__(self, x_t: Tensor, i: int, *, report: bool = True) -> Prediction:
+        g = self.grid
+        out, var = self._call(x_t, float(g.timesteps[i]))  # (B, C, H, W), optional (B, C, H, W)
+        a, s = g.alpha(i), g.sigma(i)
+        x0 = self.process_x0(x0_from(out, x_t, a, s, self.prediction_type))
+        if report:
+            self.report(i, TrajectoryStep(x_t.detach(), x0.detach()))
+        return Prediction(x0, eps_from(out, x_t, a, s, self.prediction_type), var)
+
+    def _call(self, x: Tensor, t: float) -> tuple[Tensor, Tensor | None]:
+        """Call the model at one timestep; split off predicted-variance channels if present."""
+        t_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        out = self.model_fn(x, torch.full((x.shape[0],), t, dtype=t_dtype, device=x.device))
+        c = x.shape[1]
+        if out.shape[1] == 2 * c:
+            return out[:, :c], out[:, c:]
+        if out.shape[1] != c:
+            raise ValueError(f"expected the model to return {c} or {2 * c} channels, got {out.shape[1]}")
+        return out, None
+
+
 class Sampler:
-    """Turns model predictions into ever less noisy samples over a chosen number of steps."""
+    """Turns model predictions into ever less noisy samples over a chosen number of steps.
+
+    Subclasses write ``grid`` (which noise levels) and ``loop`` (the update rule); override
+    ``initial_scale`` when the state is not variance-preserving.
+    """
 
     name: str = "sampler"
 
     def __init__(self, options: Any):
         self.options = options
 
+    # -- what a sampler writes ------------------------------------------------------------------
+
+    def grid(self, schedule: Schedule, num_steps: int) -> Grid:
+        """The training steps and alpha_bar of each sampling step, and alpha_bar where sampling ends."""
+        raise NotImplementedError
+
+    def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
+        """The update rule: from the scaled initial state ``x`` over ``grid`` to the final sample."""
+        raise NotImplementedError
+
+    def initial_scale(self, grid: Grid) -> float:
+        """Scale of the initial state relative to unit noise (1 for a variance-preserving state)."""
+        return 1.0
+
+    # -- shared ---------------------------------------------------------------------------------
+
     def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
         """(num_steps,) float64 training steps at which the model is called, by sampling step."""
-        raise NotImplementedError
+        return self.grid(schedule, num_steps).timesteps
 
     def init_noise_sigma(self, schedule: Schedule, num_steps: int) -> float:
         """Scale of the initial state relative to unit noise."""
-        return 1.0
+        return self.initial_scale(self.grid(schedule, num_steps))
 
     def sample(
         self,
@@ -93,30 +191,28 @@ class Sampler:
         *,
         num_steps: int,
         prediction_type: str = "eps",
-        generator: torch.Generator | None = None,
+        generator: Generator = None,
         record: bool = False,
+        callback: Callback | None = None,
     ) -> SampleResult:
         """Run the reverse process from `noise` (B, C, H, W) and return the final sample."""
-        raise NotImplementedError
-
-    # -- shared pieces --------------------------------------------------------------------------
-
-    @staticmethod
-    def _check(prediction_type: str) -> None:
         check_prediction_type(prediction_type)
+        if not (isinstance(noise, Tensor) and noise.is_floating_point() and noise.dim() >= 2):
+            raise ValueError(f"expected noise a float tensor of shape (B, C, ...), got {_describe(noise)}")
+        grid = self.grid(schedule, num_steps)
+        trajectory: list[TrajectoryStep] | None = [] if record else None
 
-    def _call(self, model_fn: ModelFn, x: Tensor, t: float) -> tuple[Tensor, Tensor | None]:
-        """Call the model at one timestep; split off predicted-variance channels if present."""
-        t_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        out = model_fn(x, torch.full((x.shape[0],), t, dtype=t_dtype, device=x.device))
-        c = x.shape[1]
-        if out.shape[1] == 2 * c:
-            return out[:, :c], out[:, c:]
-        if out.shape[1] != c:
-            raise ValueError(f"expected the model to return {c} or {2 * c} channels, got {out.shape[1]}")
-        return out, None
+        def report(i: int, step: TrajectoryStep) -> None:
+            if trajectory is not None:
+                trajectory.append(TrajectoryStep(step.x_t.cpu().clone(), step.pred_x0.cpu().clone()))
+            if callback is not None:
+                callback(i, step)
 
-    def _process_x0(self, x0: Tensor) -> Tensor:
+        denoise = Denoiser(model_fn, grid, prediction_type, self.process_x0, report)
+        x = self.loop(denoise, noise * self.initial_scale(grid), grid, generator)
+        return SampleResult(x0=x, trajectory=trajectory, timesteps=grid.timesteps)
+
+    def process_x0(self, x0: Tensor) -> Tensor:
         """Clip or dynamically threshold a predicted x0 as the options say."""
         o = self.options
         if o.thresholding:
@@ -126,7 +222,7 @@ class Sampler:
         return x0
 
     @staticmethod
-    def _randn(x: Tensor, generator: torch.Generator | list[torch.Generator] | None) -> Tensor:
+    def noise_like(x: Tensor, generator: Generator) -> Tensor:
         """Standard normal noise shaped like x, drawn on the generator's device.
 
         A list holds one generator per sample: sample i's noise then depends on its own
@@ -138,10 +234,11 @@ class Sampler:
         device = generator.device if generator is not None else x.device
         return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
 
-    @staticmethod
-    def _record(trajectory: list[TrajectoryStep] | None, x_t: Tensor, pred_x0: Tensor) -> None:
-        if trajectory is not None:
-            trajectory.append(TrajectoryStep(x_t.detach().cpu().clone(), pred_x0.detach().cpu().clone()))
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"{value.dtype} of shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def dynamic_threshold(x0: Tensor, ratio: float, max_value: float | None) -> Tensor:

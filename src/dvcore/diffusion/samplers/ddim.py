@@ -21,12 +21,11 @@ from typing import Literal
 import attrs
 import torch
 
-from dvcore.diffusion.prediction import eps_from, x0_from
 from dvcore.diffusion.samplers.base import (
-    ModelFn,
+    Denoiser,
+    Generator,
+    Grid,
     Sampler,
-    SampleResult,
-    TrajectoryStep,
     clip_sample_field,
     clip_sample_range_field,
     thresholding_field,
@@ -66,49 +65,25 @@ class DDIMSampler(Sampler):
     name = "ddim"
     options: DDIMOptions
 
-    def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
+    def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
         ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, o.timestep_spacing, o.steps_offset)
-        return torch.from_numpy(ts)
-
-    def sample(
-        self,
-        model_fn: ModelFn,
-        noise: Tensor,
-        schedule: Schedule,
-        *,
-        num_steps: int,
-        prediction_type: str = "eps",
-        generator: torch.Generator | None = None,
-        record: bool = False,
-    ) -> SampleResult:
-        self._check(prediction_type)
-        o = self.options
-        ts = self.timesteps(schedule, num_steps)  # (n,) training steps, by sampling step
         ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
-        final_ab = 1.0 if o.set_alpha_to_one else ab[0]
-        trajectory: list[TrajectoryStep] | None = [] if record else None
-        x = noise
-        for i, t in enumerate(ts.tolist()):
-            ab_t = ab[int(t)]
-            ab_prev = (
-                final_ab if i == len(ts) - 1 else ab[int(ts[i + 1])]
-            )  # alpha_bar at the next sampling step
-            a_t, s_t = math.sqrt(ab_t), math.sqrt(1 - ab_t)
+        final = 1.0 if o.set_alpha_to_one else ab[0]
+        return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), final])
 
-            out, _ = self._call(model_fn, x, t)  # (B, C, H, W)
-            pred_eps = eps_from(out, x, a_t, s_t, prediction_type)
-            pred_x0 = self._process_x0(x0_from(out, x, a_t, s_t, prediction_type))
-            if o.eps_from_clipped_x0:
-                pred_eps = (x - a_t * pred_x0) / s_t
-            self._record(trajectory, x, pred_x0)
-
+    def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
+        o = self.options
+        for i in range(len(grid)):
+            ab_t, ab_prev = grid.alphas_cumprod[i], grid.alphas_cumprod[i + 1]  # now, next sampling step
+            pred = denoise(x, i)
+            eps = (x - grid.alpha(i) * pred.x0) / grid.sigma(i) if o.eps_from_clipped_x0 else pred.eps
             var = (1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)  # DDIM eq. 16 with eta = 1
             std = o.eta * math.sqrt(var)
-            x = math.sqrt(ab_prev) * pred_x0 + math.sqrt(max(1 - ab_prev - std**2, 0.0)) * pred_eps  # eq. 12
+            x = math.sqrt(ab_prev) * pred.x0 + math.sqrt(max(1 - ab_prev - std**2, 0.0)) * eps  # eq. 12
             if o.eta > 0:
-                x = x + std * self._randn(x, generator)
-        return SampleResult(x0=x, trajectory=trajectory, timesteps=ts)
+                x = x + std * self.noise_like(x, generator)
+        return x
 
 
 def build_ddim(options: DDIMOptions) -> DDIMSampler:

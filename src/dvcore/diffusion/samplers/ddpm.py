@@ -25,12 +25,11 @@ from typing import Literal
 import attrs
 import torch
 
-from dvcore.diffusion.prediction import x0_from
 from dvcore.diffusion.samplers.base import (
-    ModelFn,
+    Denoiser,
+    Generator,
+    Grid,
     Sampler,
-    SampleResult,
-    TrajectoryStep,
     clip_sample_field,
     clip_sample_range_field,
     thresholding_field,
@@ -68,48 +67,26 @@ class DDPMSampler(Sampler):
     name = "ddpm"
     options: DDPMOptions
 
-    def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
+    def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
         ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, o.timestep_spacing, o.steps_offset)
-        return torch.from_numpy(ts)
-
-    def sample(
-        self,
-        model_fn: ModelFn,
-        noise: Tensor,
-        schedule: Schedule,
-        *,
-        num_steps: int,
-        prediction_type: str = "eps",
-        generator: torch.Generator | None = None,
-        record: bool = False,
-    ) -> SampleResult:
-        self._check(prediction_type)
-        ts = self.timesteps(schedule, num_steps)  # (n,) training steps, by sampling step
         ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
-        trajectory: list[TrajectoryStep] | None = [] if record else None
-        x = noise
-        for i, t in enumerate(ts.tolist()):
-            last = i == len(ts) - 1
-            ab_t = ab[int(t)]
-            ab_prev = 1.0 if last else ab[int(ts[i + 1])]  # alpha_bar at the next sampling step
+        return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), 1.0])
+
+    def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
+        for i in range(len(grid)):
+            ab_t, ab_prev = grid.alphas_cumprod[i], grid.alphas_cumprod[i + 1]  # now, next sampling step
             alpha = ab_t / ab_prev  # this step's alpha and beta (iDDPM sec. 4)
             beta = 1.0 - alpha
-
-            out, var_out = self._call(model_fn, x, t)  # (B, C, H, W), optional (B, C, H, W)
-            pred_x0 = self._process_x0(x0_from(out, x, math.sqrt(ab_t), math.sqrt(1 - ab_t), prediction_type))
-            self._record(trajectory, x, pred_x0)
-
+            pred = denoise(x, i)
             # posterior mean mu_tilde(x_t, x0) (Ho et al. 2020, eq. 7)
             coef_x0 = math.sqrt(ab_prev) * beta / (1 - ab_t)
             coef_xt = math.sqrt(alpha) * (1 - ab_prev) / (1 - ab_t)
-            mean = coef_x0 * pred_x0 + coef_xt * x  # (B, C, H, W)
-            if last:
-                x = mean
-                break
-            std = self._std(beta, (1 - ab_prev) / (1 - ab_t) * beta, var_out)
-            x = mean + std * self._randn(x, generator)  # (B, C, H, W)
-        return SampleResult(x0=x, trajectory=trajectory, timesteps=ts)
+            x = coef_x0 * pred.x0 + coef_xt * x  # (B, C, H, W)
+            if i < len(grid) - 1:  # the last step returns the mean
+                std = self._std(beta, (1 - ab_prev) / (1 - ab_t) * beta, pred.var)
+                x = x + std * self.noise_like(x, generator)  # (B, C, H, W)
+        return x
 
     def _std(self, beta: float, beta_tilde: float, var_out: Tensor | None) -> Tensor | float:
         """Standard deviation of the step (iDDPM sec. 3.1)."""

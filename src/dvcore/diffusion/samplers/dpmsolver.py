@@ -25,12 +25,11 @@ from typing import Literal
 import attrs
 import torch
 
-from dvcore.diffusion.prediction import x0_from
 from dvcore.diffusion.samplers.base import (
-    ModelFn,
+    Denoiser,
+    Generator,
+    Grid,
     Sampler,
-    SampleResult,
-    TrajectoryStep,
     clip_sample_field,
     clip_sample_range_field,
     thresholding_field,
@@ -70,42 +69,23 @@ class DPMSolverSampler(Sampler):
     name = "dpmsolver++"
     options: DPMSolverOptions
 
-    def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
+    def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
         T = schedule.num_train_timesteps
-        return torch.from_numpy(
+        ts = torch.from_numpy(
             spaced_timesteps(T, num_steps, o.timestep_spacing, o.steps_offset, solver_grid=True)
         )
-
-    def sample(
-        self,
-        model_fn: ModelFn,
-        noise: Tensor,
-        schedule: Schedule,
-        *,
-        num_steps: int,
-        prediction_type: str = "eps",
-        generator: torch.Generator | None = None,
-        record: bool = False,
-    ) -> SampleResult:
-        self._check(prediction_type)
-        o = self.options
-        ts = self.timesteps(schedule, num_steps)  # (n,) training steps, by sampling step
-        n = len(ts)
         ab = schedule.sampling_alphas_cumprod()  # alpha_bar by training step, finite log-SNR
-        # (alpha, sigma) of the grid points, by sampling step, plus the end point at index n
-        ab_grid = [*ab[ts.long()].tolist(), 1.0 if o.final_sigma == "zero" else float(ab[0])]
-        alpha = [math.sqrt(a) for a in ab_grid]
-        sigma = [math.sqrt(1 - a) for a in ab_grid]
+        return Grid(ts, [*ab[ts.long()].tolist(), 1.0 if o.final_sigma == "zero" else float(ab[0])])
+
+    def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
+        o, n = self.options, len(grid)
+        alpha = [grid.alpha(i) for i in range(n + 1)]  # by sampling step, then the end point
+        sigma = [grid.sigma(i) for i in range(n + 1)]
         lam = [math.log(a) - math.log(s) if s > 0 else math.inf for a, s in zip(alpha, sigma, strict=True)]
-
-        trajectory: list[TrajectoryStep] | None = [] if record else None
-        x, prev_x0 = noise, None
-        for i, t in enumerate(ts.tolist()):
-            out, _ = self._call(model_fn, x, t)  # (B, C, H, W)
-            pred_x0 = self._process_x0(x0_from(out, x, alpha[i], sigma[i], prediction_type))
-            self._record(trajectory, x, pred_x0)
-
+        prev_x0 = None
+        for i in range(n):
+            pred_x0 = denoise(x, i).x0
             last = i == n - 1
             first_order = (
                 o.solver_order == 1
@@ -122,7 +102,7 @@ class DPMSolverSampler(Sampler):
                     d = pred_x0 + (pred_x0 - prev_x0) / (2 * r)  # DPM-Solver++(2M), algorithm 2
                 x = (sigma[i + 1] / sigma[i]) * x - (alpha[i + 1] * math.expm1(-h)) * d
             prev_x0 = pred_x0
-        return SampleResult(x0=x, trajectory=trajectory, timesteps=ts)
+        return x
 
 
 def build_dpmsolver(options: DPMSolverOptions) -> DPMSolverSampler:

@@ -23,12 +23,11 @@ from typing import Literal
 import attrs
 import torch
 
-from dvcore.diffusion.prediction import x0_from
 from dvcore.diffusion.samplers.base import (
-    ModelFn,
+    Denoiser,
+    Generator,
+    Grid,
     Sampler,
-    SampleResult,
-    TrajectoryStep,
     clip_sample_field,
     clip_sample_range_field,
     thresholding_field,
@@ -60,15 +59,14 @@ class KarrasOptions:
 
 
 class _SigmaSampler(Sampler):
-    """Shared grid and model call of the sigma-space samplers."""
+    """Shared grid of the sigma-space samplers; Euler and Heun differ by the corrector alone."""
 
     options: KarrasOptions
     heun: bool = False
 
-    def grid(self, schedule: Schedule, num_steps: int) -> tuple[Tensor, Tensor]:
-        """(timesteps (n,), sigmas (n+1,)) by sampling step; the sigmas end with 0."""
+    def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
-        return sigma_grid(
+        ts, sigmas = sigma_grid(  # (n,), (n+1,) by sampling step; the sigmas end with 0
             schedule,
             num_steps,
             o.timestep_spacing,
@@ -76,54 +74,34 @@ class _SigmaSampler(Sampler):
             use_karras_sigmas=o.use_karras_sigmas,
             rho=o.karras_rho,
         )
+        return Grid(ts, [1 / (1 + s**2) for s in sigmas.tolist()])  # alpha_bar = 1 / (1 + sigma^2)
 
-    def timesteps(self, schedule: Schedule, num_steps: int) -> Tensor:
-        return self.grid(schedule, num_steps)[0]
-
-    def init_noise_sigma(self, schedule: Schedule, num_steps: int) -> float:
+    def initial_scale(self, grid: Grid) -> float:
         """sigma_max, or sqrt(sigma_max^2 + 1) with leading spacing (diffusers' rule)."""
-        return self._init_sigma(self.grid(schedule, num_steps)[1])
-
-    def _init_sigma(self, sigmas: Tensor) -> float:
-        sigma_max = float(sigmas.max())
+        sigma_max = max(ve_sigma(grid, i) for i in range(len(grid)))
         return sigma_max if self.options.timestep_spacing != "leading" else math.sqrt(sigma_max**2 + 1)
 
-    def _denoise(self, model_fn: ModelFn, z: Tensor, sigma: float, t: float, prediction_type: str):
-        """(x_t given to the model, x0 estimate D(z; sigma)) at one noise level."""
-        c = 1 / math.sqrt(sigma**2 + 1)  # sqrt(alpha_bar)
-        x_t = z * c  # (B, C, H, W) variance-preserving input
-        out, _ = self._call(model_fn, x_t, t)
-        return x_t, self._process_x0(x0_from(out, x_t, c, sigma * c, prediction_type))
-
-    def sample(
-        self,
-        model_fn: ModelFn,
-        noise: Tensor,
-        schedule: Schedule,
-        *,
-        num_steps: int,
-        prediction_type: str = "eps",
-        generator: torch.Generator | None = None,
-        record: bool = False,
-    ) -> SampleResult:
-        self._check(prediction_type)
-        ts, sigmas = self.grid(schedule, num_steps)  # (n,), (n+1,) by sampling step
-        s, tl = sigmas.tolist(), ts.tolist()
-        trajectory: list[TrajectoryStep] | None = [] if record else None
-        z = noise * self._init_sigma(sigmas)  # (B, C, H, W) = x0 + sigma eps
-        for i in range(len(tl)):
-            x_t, pred_x0 = self._denoise(model_fn, z, s[i], tl[i], prediction_type)
-            self._record(trajectory, x_t, pred_x0)
+    def loop(self, denoise: Denoiser, z: Tensor, grid: Grid, generator: Generator) -> Tensor:
+        """``z`` (B, C, H, W) = x0 + sigma eps; the model sees z * sqrt(alpha_bar)."""
+        s = [ve_sigma(grid, i) for i in range(len(grid) + 1)]
+        for i in range(len(grid)):
+            pred_x0 = denoise(z * grid.alpha(i), i).x0
             d = (z - pred_x0) / s[i]  # dz/dsigma, Karras et al. 2022 eqs. 1, 3 (algorithm 1, line 4)
             dt = s[i + 1] - s[i]
             if not self.heun or s[i + 1] == 0:
                 z = z + d * dt  # Euler step (algorithm 1, line 5); no correction at sigma = 0 (line 6)
                 continue
             z_euler = z + d * dt
-            _, pred_x0_next = self._denoise(model_fn, z_euler, s[i + 1], tl[i + 1], prediction_type)
+            pred_x0_next = denoise(z_euler * grid.alpha(i + 1), i + 1, report=False).x0
             d_next = (z_euler - pred_x0_next) / s[i + 1]  # algorithm 1, line 7
             z = z + (d + d_next) / 2 * dt  # trapezoidal correction, algorithm 1, line 8
-        return SampleResult(x0=z, trajectory=trajectory, timesteps=ts)
+        return z
+
+
+def ve_sigma(grid: Grid, i: int) -> float:
+    """The variance-exploding sigma = sqrt((1 - alpha_bar) / alpha_bar) at sampling step i."""
+    ab = grid.alphas_cumprod[i]
+    return math.sqrt((1 - ab) / ab)
 
 
 class EulerSampler(_SigmaSampler):
