@@ -6,6 +6,7 @@ How the dimensions resolve: ``size`` picks (depth, d_model, heads) from ``PRESET
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Literal
 
@@ -91,6 +92,12 @@ class PatchInterpolatorOptions:
                 "token_patch",
                 f"expected a divisor of the margin (src_field - tgt_field) / 2 = {(src - tgt) // 2}, got {p}",
             )
-        codes = self.quant_levels**self.frame_channels
-        if self.tokens == "quantized" and codes > MAX_CODES:
-            yield "quant_levels", f"expected quant_levels ** frame_channels <= {MAX_CODES} codes, got {codes}"
+        # Compared in logs: a huge frame_channels must not build (or print) a huge integer.
+        if self.tokens == "quantized" and self.frame_channels * math.log(self.quant_levels) > math.log(
+            MAX_CODES
+        ):
+            yield (
+                "quant_levels",
+                f"expected quant_levels ** frame_channels <= {MAX_CODES} codes, "
+                f"got {self.quant_levels} ** {self.frame_channels}",
+            )
