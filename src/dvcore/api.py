@@ -25,8 +25,23 @@ from dvcore.diffusion.schedules import Schedule as BetaSchedule
 from dvcore.hookspecs import hookimpl
 from dvcore.metrics import MeanMetric
 from dvcore.metrics import Metric as MetricBase
-from dvcore.nn.blocks import AttentionBlock, Downsample, ResBlock, Upsample, group_norm
-from dvcore.nn.embeddings import TimestepEmbedder, timestep_embedding
+from dvcore.nn import (
+    Attention,
+    AttentionBlock,
+    Downsample,
+    Mlp,
+    ResBlock,
+    ResStack,
+    TimestepEmbedder,
+    TransformerBlock,
+    TransformerDims,
+    Upsample,
+    dropout,
+    group_norm,
+    sincos_1d,
+    sincos_2d,
+    timestep_embedding,
+)
 from dvcore.options import doc_of, each, existing_path, ge, gt, le, lt, odd, opt
 from dvcore.protocols import (
     Backbone,
@@ -63,6 +78,7 @@ PLUGIN_API_VERSION = "1"
 __all__ = [
     "KINDS",
     "PLUGIN_API_VERSION",
+    "Attention",
     "AttentionBlock",
     "Backbone",
     "BackboneFactory",
@@ -80,11 +96,13 @@ __all__ = [
     "Metric",
     "MetricBase",
     "MetricFactory",
+    "Mlp",
     "NoOptions",
     "RecipeError",
     "Registrar",
     "RegressionLoss",
     "ResBlock",
+    "ResStack",
     "RunInfo",
     "SampleResult",
     "Sampler",
@@ -100,8 +118,11 @@ __all__ = [
     "TrackerBase",
     "TrackerFactory",
     "TrajectoryStep",
+    "TransformerBlock",
+    "TransformerDims",
     "Upsample",
     "doc_of",
+    "dropout",
     "each",
     "existing_path",
     "ge",
@@ -112,5 +133,7 @@ __all__ = [
     "lt",
     "odd",
     "opt",
+    "sincos_1d",
+    "sincos_2d",
     "timestep_embedding",
 ]

@@ -38,6 +38,7 @@ CORE_NAMES = {
     "loss": ["diffusion", "pixel"],
     "dataset": ["moving_shapes", "digits"],
     "tracker": ["none"],
+    "baseline": ["copy", "blend", "flow"],
 }
 
 
