@@ -19,9 +19,21 @@ incompatible, instead of failing later, when the installed dvcore serves another
 
 from __future__ import annotations
 
+from dvcore.diffusion.samplers.base import (
+    Denoiser,
+    Grid,
+    Prediction,
+    SampleResult,
+    TrajectoryStep,
+    clip_sample_field,
+    clip_sample_range_field,
+    thresholding_field,
+    thresholding_max_field,
+    thresholding_ratio_field,
+)
 from dvcore.diffusion.samplers.base import Sampler as SamplerBase
-from dvcore.diffusion.samplers.base import SampleResult, TrajectoryStep
 from dvcore.diffusion.schedules import Schedule as BetaSchedule
+from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.hookspecs import hookimpl
 from dvcore.metrics import MeanMetric
 from dvcore.metrics import Metric as MetricBase
@@ -87,9 +99,11 @@ __all__ = [
     "BetaSchedule",
     "Dataset",
     "DatasetFactory",
+    "Denoiser",
     "DiffusionLoss",
     "Downsample",
     "EvalResult",
+    "Grid",
     "Loss",
     "LossFactory",
     "MeanMetric",
@@ -98,6 +112,7 @@ __all__ = [
     "MetricFactory",
     "Mlp",
     "NoOptions",
+    "Prediction",
     "RecipeError",
     "Registrar",
     "RegressionLoss",
@@ -121,6 +136,8 @@ __all__ = [
     "TransformerBlock",
     "TransformerDims",
     "Upsample",
+    "clip_sample_field",
+    "clip_sample_range_field",
     "doc_of",
     "dropout",
     "each",
@@ -135,5 +152,9 @@ __all__ = [
     "opt",
     "sincos_1d",
     "sincos_2d",
+    "spaced_timesteps",
+    "thresholding_field",
+    "thresholding_max_field",
+    "thresholding_ratio_field",
     "timestep_embedding",
 ]

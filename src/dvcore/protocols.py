@@ -282,14 +282,17 @@ class Sampler(Protocol):
     """Turns model predictions into ever less noisy samples over a chosen number of steps.
 
     ``sample(model_fn, noise, schedule, *, num_steps, prediction_type="eps", generator=None,
-    record=False) -> SampleResult``: starts from ``noise`` [B, C, H, W] (standard normal),
+    record=False, callback=None) -> SampleResult``: starts from ``noise`` [B, C, H, W] (standard normal),
     calls ``model_fn(x, t)`` with t float [B] in training-step units, which returns eps, x0
     or v (``prediction_type``), and returns ``SampleResult(x0, trajectory, timesteps)``; with
     ``record`` the trajectory holds one ``TrajectoryStep(x_t, pred_x0)`` per step (detached,
     on the CPU) for movies. Random draws come from ``generator`` only, so a seed gives the
     same samples. ``timesteps(schedule, num_steps)`` is the (num_steps,) grid of training
-    steps visited. Subclass ``dvcore.api.SamplerBase``: it converts predictions, clips
-    x0 and records the trajectory; a new sampler writes only its update loop.
+    steps visited. Subclass ``dvcore.api.SamplerBase``: it checks the inputs, wraps the
+    model into a ``Denoiser`` (eps / x0 / v -> x0 and eps, clipping / thresholding, the
+    trajectory and ``callback(i, step)``), so a new sampler writes only ``grid(schedule,
+    num_steps) -> Grid`` and ``loop(denoise, x, grid, generator)``; its options declare the
+    x0 processing with ``clip_sample_field(...)`` and the other ``*_field`` helpers.
     """
 
     def timesteps(self, schedule: Any, num_steps: int) -> Tensor: ...
@@ -304,6 +307,7 @@ class Sampler(Protocol):
         prediction_type: str = "eps",
         generator: torch.Generator | None = None,
         record: bool = False,
+        callback: Callable[[int, Any], None] | None = None,
     ) -> SampleResult: ...
 
 
