@@ -4,25 +4,99 @@ An options class is a frozen attrs class; each field is declared with ``opt``,
 which records a one-line doc that ``dvcore plugins`` prints. Validators here
 raise messages in the recipe-error style ("expected > 0, got -1"), without the
 field name: the recipe loader prefixes the TOML path.
+
+Every field also gets the standard checks of ``standard_problem`` (the recipe loader
+runs them before the field's own validators), so no component has to remember them:
+integers within int32 unless the field declares its own upper bound (``le``/``lt``),
+floats finite, text without control characters, the same for every item of a list.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+# torch sizes, indices and CUDA grid dimensions are int32 in many places; nothing in a recipe
+# needs more unless its field says so with an explicit upper bound (le/lt).
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+MAX_TEXT = 4096  # characters in one string option (PATH_MAX on Linux)
+
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
 
-def opt(default: Any = attrs.NOTHING, doc: str = "", *validators: Validator, factory: Any = None) -> Any:
-    """An option field with a doc string and validators (skipped for None values)."""
+def opt(
+    default: Any = attrs.NOTHING,
+    doc: str = "",
+    *validators: Validator,
+    factory: Any = None,
+    finite: bool = True,
+) -> Any:
+    """An option field with a doc string and validators (skipped for None values).
+
+    ``finite=False`` lets a float field hold inf/nan (the standard checks refuse them).
+    """
     validator = [_skip_none(v) for v in validators] or None
+    uppers = [getattr(v, "upper", None) for v in validators]
+    metadata = {
+        "doc": doc,
+        "upper": min((u for u in uppers if u is not None), default=None),
+        "finite": finite,
+    }
     if factory is not None:
-        return attrs.field(factory=factory, validator=validator, metadata={"doc": doc})
-    return attrs.field(default=default, validator=validator, metadata={"doc": doc})
+        return attrs.field(factory=factory, validator=validator, metadata=metadata)
+    return attrs.field(default=default, validator=validator, metadata=metadata)
+
+
+def standard_problem(attribute: attrs.Attribute[Any], value: Any) -> str | None:
+    """The checks every option gets, whatever its component: a message, or None when fine."""
+    return _standard(value, attribute.metadata.get("upper"), attribute.metadata.get("finite", True))
+
+
+def _standard(value: Any, upper: float | None, finite: bool) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if upper is None and value > INT_MAX:
+            return f"expected <= {INT_MAX}, got {value!r}"
+        if value < INT_MIN:
+            return f"expected >= {INT_MIN}, got {value!r}"
+    elif isinstance(value, float):
+        if finite and not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            return f"expected at most {MAX_TEXT} characters, got {len(value)}"
+        if _has_control(value):
+            return f"expected text without control characters, got {value!r}"
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            problem = _standard(item, upper, finite)
+            if problem:
+                return f"item {i}: {problem}"
+    return None
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def path_component(_inst: Any, _attr: Any, value: Any) -> None:
+    """A name used as one folder name: no separators, no '.'/'..', no control characters."""
+    if (
+        value in ("", ".", "..")
+        or "/" in value
+        or "\\" in value
+        or _has_control(value)
+        or len(value.encode()) > 255
+    ):
+        raise ValueError(
+            f"expected a name usable as one folder name (no '/', '..', NUL or control characters), got {value!r}"
+        )
 
 
 def _skip_none(validator: Validator) -> Validator:
@@ -54,6 +128,7 @@ def le(bound: float) -> Validator:
         if not value <= bound:
             raise ValueError(f"expected <= {bound}, got {value!r}")
 
+    check.upper = bound  # type: ignore[attr-defined]  # replaces the standard int32 bound
     return check
 
 
@@ -62,6 +137,7 @@ def lt(bound: float) -> Validator:
         if not value < bound:
             raise ValueError(f"expected < {bound}, got {value!r}")
 
+    check.upper = bound  # type: ignore[attr-defined]  # replaces the standard int32 bound
     return check
 
 
@@ -84,7 +160,13 @@ def each(validator: Validator) -> Validator:
 
 
 def existing_path(_inst: Any, _attr: Any, value: Any) -> None:
-    if not Path(value).expanduser().exists():
+    try:
+        exists = Path(value).expanduser().exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        raise ValueError(
+            f"cannot access path {str(value)!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if not exists:
         raise ValueError(f"path does not exist: {str(value)!r}")
 
 

@@ -25,13 +25,14 @@ from typing import Any, ClassVar, Literal
 import attrs
 import cattrs
 import tomli_w
+from cattrs.cols import list_structure_factory
 from cattrs.errors import (
     AttributeValidationNote,
     ForbiddenExtraKeysError,
     IterableValidationNote,
 )
 
-from dvcore.options import ge, gt, le, lt, opt
+from dvcore.options import ge, gt, le, lt, opt, path_component, standard_problem
 from dvcore.registry import Registry, UnknownComponentError, unknown_name_message
 
 # ----------------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class EvalConfig:
 class Recipe:
     """One run: which components, with which options, trained how."""
 
-    experiment: str = opt(doc="experiment name; runs go under runs/<experiment>/")
+    experiment: str = opt(attrs.NOTHING, "experiment name; runs go under runs/<experiment>/", path_component)
     task: TaskSection = opt(doc="what is learned (interpolate, generate)")
     data: DatasetSection = opt(doc="dataset component")
     model: BackboneSection = opt(doc="backbone component")
@@ -165,9 +166,9 @@ class Recipe:
         None, "noise schedule (diffusion tasks; unset = the task's default)"
     )
     sampler: SamplerSection | None = opt(None, "sampler used for eval and sampling (diffusion tasks)")
-    seed: int = opt(0, "seed for weights, data order and noise", ge(0))
+    seed: int = opt(0, "seed for weights, data order and noise", ge(0), lt(2**32))
     device: Literal["auto", "cpu", "cuda"] = opt("auto", "auto = cuda when available")
-    run_name: str | None = opt(None, "run directory name; unset = timestamp")
+    run_name: str | None = opt(None, "run directory name; unset = timestamp", path_component)
     runs_root: str = opt("runs", "where run directories are created")
     train: TrainConfig = opt(factory=TrainConfig, doc="optimisation")
     eval: EvalConfig = opt(factory=EvalConfig, doc="evaluation")
@@ -195,8 +196,9 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
-        return "an array"
-    return repr(value)
+        return "an array of tables" if value and all(isinstance(v, dict) for v in value) else "an array"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
 
 
 def _type_name(tp: Any) -> str:
@@ -245,6 +247,34 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     conv.register_structure_hook(Path, _strict(Path, (str,)))
     conv.register_unstructure_hook(Path, str)
     conv.register_structure_hook_func(_is_literal, _structure_literal)
+
+    # An array where an array belongs, a table where a table belongs: cattrs alone would split
+    # "blend" into characters and call .keys() on an array of tables.
+    def array_hook(tp: Any) -> Any:
+        inner = list_structure_factory(tp, conv)
+
+        def structure(value: Any, tp_: Any) -> Any:
+            if not isinstance(value, list):
+                raise Invalid(f"expected an array, got {_describe(value)}")
+            return inner(value, tp_)
+
+        return structure
+
+    conv.register_structure_hook_factory(lambda tp: typing.get_origin(tp) is list, array_hook)
+
+    def table_hook(cl: Any) -> Any:
+        inner = conv.gen_structure_attrs_fromdict(cl)
+
+        def structure(value: Any, cl_: Any) -> Any:
+            if not isinstance(value, dict):
+                raise Invalid(f"expected a table, got {_describe(value)}")
+            return inner(value, cl_)
+
+        return structure
+
+    conv.register_structure_hook_factory(
+        lambda tp: attrs.has(tp) and not (isinstance(tp, type) and issubclass(tp, Section)), table_hook
+    )
 
     def structure_section(value: Any, cls: type[Section]) -> Section:
         if isinstance(value, str):  # a bare name: the component with default options
@@ -330,31 +360,54 @@ def _valid_keys(key: str, valid: list[str]) -> str:
     return hint + f"valid keys: {', '.join(valid) or '(none)'}"
 
 
-def _check_values(obj: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
-    """Run every field validator and ``problems()`` check, collecting all failures."""
+def _check_values(
+    obj: Any, path: list[str | int], owner: str = "recipe"
+) -> Iterator[tuple[list[str | int], str]]:
+    """Run the standard checks, every field validator and ``problems()``, collecting all failures.
+
+    A check that crashes is a bug in the component, not in the recipe, but it must still end
+    as one line of the report ("internal check failed in ..."), never as a traceback. Cross-field
+    ``problems()`` run only when every field of the object passed its own checks (they may
+    divide by a field that was just reported as 0).
+    """
     if isinstance(obj, Section):
         if obj.options is not None:
-            yield from _check_values(obj.options, path)
+            yield from _check_values(obj.options, path, f"{obj.kind} {obj.name!r}")
         return
     if isinstance(obj, list):
         for i, item in enumerate(obj):
-            yield from _check_values(item, [*path, i])
+            yield from _check_values(item, [*path, i], owner)
         return
     if not attrs.has(type(obj)):
         return
+    fields_ok = True
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name)
-        if field.validator is not None:
+        problem = standard_problem(field, value)
+        if problem is None and field.validator is not None:
             try:
                 field.validator(obj, field, value)
             except (ValueError, TypeError) as exc:
-                yield [*path, field.name], str(exc)
-                continue
-        yield from _check_values(value, [*path, field.name])
+                problem = str(exc)
+            except Exception as exc:  # any crash becomes one report line
+                problem = _internal(owner, exc)
+        if problem is not None:
+            fields_ok = False
+            yield [*path, field.name], problem
+            continue
+        yield from _check_values(value, [*path, field.name], owner)
     problems = getattr(obj, "problems", None)
-    if callable(problems):
-        for subpath, message in problems():
-            yield [*path, *_split(subpath)], message
+    if fields_ok and callable(problems):
+        try:
+            found = [(subpath, message) for subpath, message in problems()]
+        except Exception as exc:
+            found = [("", _internal(owner, exc))]
+        for subpath, message in found:
+            yield [*path, *_split(str(subpath))], str(message)
+
+
+def _internal(owner: str, exc: BaseException) -> str:
+    return f"internal check failed in {owner}: {type(exc).__name__}: {exc}"
 
 
 def _split(dotted: str) -> list[str | int]:
@@ -430,12 +483,25 @@ def _prune(data: Any, path: list[str | int]) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
+MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of text; anything larger is not one
+
+
 def parse_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file; syntax errors become ``file:line:col: message``."""
+    """Read a TOML file (UTF-8, at most 1 MiB); syntax errors become ``file:line:col: message``."""
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise RecipeError([f"{path}: cannot read recipe: {exc.strerror or exc}"]) from None
+        with open(path, "rb") as f:
+            raw = f.read(MAX_RECIPE_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise RecipeError([f"{path}: cannot read recipe: {getattr(exc, 'strerror', None) or exc}"]) from None
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise RecipeError([f"{path}: recipe larger than {MAX_RECIPE_BYTES} bytes; is this a recipe?"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise RecipeError(
+            [f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"]
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

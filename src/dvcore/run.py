@@ -11,24 +11,28 @@ import random
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
 import torch
 from torch import nn
 
+from dvcore import preflight, rundir
 from dvcore import recipe as recipes
+from dvcore.atomic import write_text_atomic
 from dvcore.recipe import Recipe, RecipeError
 from dvcore.registry import Registry
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import RunInfo, Tracker
 from dvcore.train import checkpoint, distributed
-from dvcore.train.trainer import Trainer
+from dvcore.train.trainer import Trainer, TrainingDiverged, TrainingStopped
 
-RECIPE_FILE = "recipe.toml"
-SUMMARY_FILE = "summary.json"
+RECIPE_FILE = rundir.RECIPE_FILE
+SUMMARY_FILE = rundir.SUMMARY_FILE
 
 
 def seed_everything(seed: int) -> None:
@@ -65,36 +69,100 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def validate(recipe: Recipe, registry: Registry) -> dict[str, Any]:
+def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict[str, Any]:
     """Build every component without training: the model on the meta device, one sample read per split.
 
     Runs the backbone once on a meta tensor of the data's shape to check that its
-    output has the shape the task expects. Returns facts for the user.
+    output has the shape the task expects, checks that the splits give batches, and
+    refuses a training step that cannot fit in memory (see ``dvcore.preflight``).
+    Any failure is a ``RecipeError`` naming the section: a component that crashes on
+    its options is reported, never shown as a traceback. Returns facts for the user.
     """
-    components = build_components(recipe, registry, device="meta")
-    if recipe.train.grad_checkpointing and not any(
-        hasattr(m, "grad_checkpointing") for m in components.model.modules()
-    ):
-        raise RecipeError([f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"])
-    splits = components.task.datasets()
-    sample = splits["train"][0]
-    key = "frames" if "frames" in sample else "image"
-    h, w = sample[key].shape[-2:]
-    c_in, c_out = components.task.channels()
-    try:
-        out = components.model(torch.empty(2, c_in, h, w, device="meta"), torch.zeros(2, device="meta"))
-        if tuple(out.shape) != (2, c_out, h, w):
-            raise RecipeError(
-                [f"model: {recipe.model.name} returns {tuple(out.shape)}, expected {(2, c_out, h, w)}"]
+    device = resolve_device(recipe.device)
+    task_name, model_name = recipe.task.name, recipe.model.name
+    # Nothing is known about sizes before a sample exists: guard the building and the read.
+    with preflight.memory_budget(preflight.available_memory("cpu")):
+        task = _attempt(
+            "task",
+            f"cannot build task {task_name!r}",
+            lambda: registry.get("task", task_name).build(
+                recipe.task.options, recipe=recipe, registry=registry
+            ),
+        )
+        c_in, c_out = _attempt("task", f"task {task_name!r} cannot give its channels", task.channels)
+        backbone = registry.get("backbone", model_name)
+        with torch.device("meta"):
+            model = _attempt(
+                "model",
+                f"cannot build backbone {model_name!r} from these options",
+                lambda: backbone.build(recipe.model.options, in_channels=c_in, out_channels=c_out),
             )
+        splits = _attempt("data", f"cannot open the splits of dataset {recipe.data.name!r}", task.datasets)
+        problems = preflight.split_problems(recipe, splits, world_size)
+        if problems:
+            raise RecipeError(problems)
+        sample = _attempt("data", "cannot read sample 0 of the train split", lambda: splits["train"][0])
+    if recipe.train.grad_checkpointing and not any(hasattr(m, "grad_checkpointing") for m in model.modules()):
+        raise RecipeError([f"train.grad_checkpointing: backbone {model_name!r} does not support it"])
+    key = "frames" if "frames" in sample else "image"
+    if not isinstance(sample.get(key), torch.Tensor):
+        raise RecipeError(["data: sample 0 of the train split has no 'frames' or 'image' tensor"])
+    h, w = sample[key].shape[-2:]
+    try:
+        out = model(torch.empty(2, c_in, h, w, device="meta"), torch.zeros(2, device="meta"))
     except NotImplementedError:
         pass  # an op without a meta kernel: the shape check is skipped, nothing else is lost
+    except Exception as exc:  # the options built a model that cannot take this data
+        raise RecipeError(
+            [
+                f"model: backbone {model_name!r} cannot take inputs of shape {(2, c_in, h, w)}: {_one_line(exc)}"
+            ]
+        ) from None
+    else:
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, c_out, h, w):
+            found = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise RecipeError([f"model: {model_name} returns {found}, expected {(2, c_out, h, w)}"])
+    parameters = count_parameters(model)
+    memory = preflight.memory_problems(
+        recipe,
+        preflight.sample_bytes(sample),
+        parameters,
+        preflight.available_memory(device),
+        where="GPU memory" if device.type == "cuda" else "memory",
+    )
+    if memory:
+        raise RecipeError(memory)
     return {
-        "parameters": count_parameters(components.model),
+        "parameters": parameters,
         "channels": (c_in, c_out),
         "sample_shape": tuple(sample[key].shape),
         "splits": {name: len(ds) for name, ds in splits.items()},
     }
+
+
+T = TypeVar("T")
+
+
+def _attempt(section: str, what: str, build: Callable[[], T]) -> T:
+    """``build()``, with any failure turned into one report line under ``section``."""
+    try:
+        return build()
+    except RecipeError:
+        raise
+    except Exception as exc:  # a component's crash on its options is a recipe problem
+        if preflight.is_out_of_memory(exc):
+            available = preflight.available_memory("cpu")
+            room = f" ({preflight.gib(available)} available)" if available is not None else ""
+            raise RecipeError([f"{section}: {what}: needs more memory than is available{room}"]) from None
+        raise RecipeError([f"{section}: {what}: {_one_line(exc)}"]) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    if len(first) > 300:
+        first = first[:300] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def new_run_dir(recipe: Recipe, run_dir: Path | None) -> Path:
@@ -123,35 +191,147 @@ def provenance(registry: Registry) -> dict[str, Any]:
     return {"git_commit": commit, "versions": {**versions, "torch": str(torch.__version__)}}
 
 
+class RunFailed(Exception):
+    """A run ended by an error at run time; the traceback is in ``log``. Exit code 1."""
+
+    def __init__(self, line: str, log: Path | None):
+        self.line, self.log = line, log
+        super().__init__(line)
+
+
+# Keys a resume may change: when and what is logged, evaluated and kept, and for how long it trains.
+RESUMABLE_KEYS = (
+    "train.max_steps",
+    "train.max_epochs",
+    "train.eval_every",
+    "train.checkpoint_every",
+    "train.log_every",
+    "train.keep_last",
+    "train.num_workers",
+    "train.prefetch",
+    "tracker",
+)
+
+
+def resume_problems(old: Recipe, new: Recipe, registry: Registry, run_dir: Path) -> list[str]:
+    """One line per recipe key that differs from the run's and may not change on a resume."""
+    before, after = _flatten(recipes.to_dict(old, registry)), _flatten(recipes.to_dict(new, registry))
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    fixed = [k for k in changed if not any(k == r or k.startswith(r + ".") for r in RESUMABLE_KEYS)]
+    return [
+        f"{k}: cannot change on --resume (the run has {_show(before.get(k))}, got {_show(after.get(k))}); "
+        f"on a resume only {', '.join(RESUMABLE_KEYS)} may change; nothing in {run_dir} was changed"
+        for k in fixed
+    ]
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _show(value: Any) -> str:
+    return "it unset" if value is None else repr(value)
+
+
+def _prepare_run_dir(
+    recipe: Recipe, registry: Registry, run_dir: Path | None, resume: bool, restart: bool
+) -> tuple[Path, checkpoint.Loaded | None]:
+    """The run directory, checked and (for a new run) created; the checkpoint to resume from."""
+    if not resume:
+        option = "--run-dir" if run_dir is not None else "run directory"
+        return rundir.prepare(new_run_dir(recipe, run_dir), restart=restart, option=option), None
+    assert run_dir is not None, "a resume names its run directory"
+    run_dir = Path(run_dir)
+    if not rundir.is_run(run_dir):
+        raise RecipeError([f"--resume {run_dir}: not a dvcore run directory"])
+    latest, failures = checkpoint.find_latest(run_dir / "checkpoints")
+    if latest is None:
+        why = "no checkpoint verifies" if failures else f"no checkpoint in {run_dir / 'checkpoints'}"
+        raise RecipeError(
+            [
+                *failures,
+                f"--resume {run_dir}: {why}; nothing was written (start over with "
+                f"`dvcore run {run_dir / rundir.RECIPE_FILE} --run-dir {run_dir} --restart`)",
+            ]
+        )
+    for line in failures:
+        print(f"dvcore: warning: skipping corrupt checkpoint {line}", file=sys.stderr)
+    old = recipes.load(run_dir / rundir.RECIPE_FILE, (), registry)
+    problems = resume_problems(old, recipe, registry, run_dir)
+    if problems:
+        raise RecipeError(problems)
+    return run_dir, latest
+
+
+def _write_recipe(recipe: Recipe, registry: Registry, run_dir: Path) -> None:
+    """recipe.toml, atomically; on a resume that changed it, the previous one kept as recipe.resume-N.toml."""
+    path = run_dir / rundir.RECIPE_FILE
+    text = recipes.to_toml(recipe, registry)
+    if path.exists():
+        if path.read_text(encoding="utf-8") == text:
+            return
+        rundir.keep_previous(path)
+    write_text_atomic(path, text)
+
+
 def execute(
     recipe: Recipe,
     registry: Registry,
     *,
     run_dir: Path | None = None,
     resume: bool = False,
+    restart: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train a recipe in a run directory; returns the summary written to summary.json.
 
-    Under torchrun every process calls this; rank 0 names the run directory, tracks
-    and writes checkpoints, and every rank resumes from the same checkpoint.
+    Everything is checked before anything is written: the recipe with its components
+    (``validate``), the run directory (new, empty, or ``restart``), and on ``resume`` a
+    verified checkpoint that fits the recipe and overrides that may change mid-run.
+    Whatever the ending, summary.json records it (``status``: completed, stopped,
+    diverged, failed). Under torchrun every process calls this; rank 0 names the run
+    directory, tracks and writes checkpoints, and every rank resumes from the same checkpoint.
     """
     device = resolve_device(recipe.device)
     dist_info = distributed.init(device)
     device = distributed.device_for(dist_info, device)
-    run_dir = distributed.broadcast(new_run_dir(recipe, run_dir) if dist_info.is_main else None, dist_info)
-    if dist_info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RECIPE_FILE).write_text(recipes.to_toml(recipe, registry))
-    distributed.barrier(dist_info)
+    validate(recipe, registry, world_size=dist_info.world_size)
+    prepared = _prepare_run_dir(recipe, registry, run_dir, resume, restart) if dist_info.is_main else None
+    run_dir = distributed.broadcast(prepared[0] if prepared else None, dist_info)
+    latest = prepared[1] if prepared else None
+    if resume and not dist_info.is_main:
+        latest = checkpoint.load_latest(run_dir / "checkpoints")
 
     seed_everything(recipe.seed)
     components = build_components(recipe, registry)  # identical weights on every rank
     if dist_info.rank > 0:
         # Other ranks draw their own noise (diffusion timesteps and noise must differ per shard).
         seed_everything(recipe.seed + 7919 * dist_info.rank)
-    latest = checkpoint.load_latest(run_dir / "checkpoints") if resume else None
+    trainer = Trainer(
+        recipe,
+        components.task,
+        components.model,
+        run_dir=run_dir,
+        tracker=Tracker(),  # the real one once the checkpoint is known to fit
+        device=device,
+        progress=progress,
+        dist_info=dist_info,
+    )
+    if latest is not None:
+        path, tensors, state = latest
+        try:
+            trainer.restore(tensors, state)
+        except Exception as exc:  # e.g. a recipe.toml edited by hand to another model
+            raise RecipeError(
+                [f"{path}: does not fit the run's recipe ({_one_line(exc)}); nothing was changed"]
+            ) from None
     if dist_info.is_main:
+        _write_recipe(recipe, registry, run_dir)
         tracker_info = RunInfo(
             experiment=recipe.experiment,
             name=run_dir.name,
@@ -162,41 +342,76 @@ def execute(
         tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=tracker_info)
     else:
         tracker = Tracker()
-    trainer = Trainer(
-        recipe,
-        components.task,
-        components.model,
-        run_dir=run_dir,
-        tracker=tracker,
-        device=device,
-        progress=progress,
-        dist_info=dist_info,
-    )
+    trainer.tracker = tracker
     if latest is not None:
-        path, tensors, state = latest
-        trainer.restore(tensors, state)
         if dist_info.is_main:
-            print(f"dvcore: resumed from {path} (step {trainer.step})", file=sys.stderr)
+            print(f"dvcore: resumed from {latest[0]} (step {trainer.step})", file=sys.stderr)
     else:
         tracker.log_hparams({**recipes.to_dict(recipe, registry), **provenance(registry)})
 
     started = time.perf_counter()
+    status, error, result = "completed", None, EvalResult({})
     try:
-        result: EvalResult = trainer.fit()
+        result = trainer.fit()
+    except TrainingStopped:
+        status = "stopped"
+        raise
+    except TrainingDiverged as exc:
+        status, error = "diverged", str(exc)
+        raise
+    except KeyboardInterrupt:
+        status, error = "stopped", "interrupted before a checkpoint could be written"
+        raise
+    except Exception as exc:
+        status, error = "failed", _one_line(exc)
+        raise RunFailed(error, _error_log(run_dir, dist_info.is_main)) from exc
     finally:
-        tracker.close()
-    summary = {
-        "experiment": recipe.experiment,
-        "run_dir": str(run_dir),
-        "steps": trainer.step,
-        "skipped_steps": trainer.skipped_steps,
-        "train_seconds": round(time.perf_counter() - started, 2),
-        "parameters": count_parameters(components.model),
-        "world_size": dist_info.world_size,
-        "tracker_run_id": tracker.run_id,
-        "eval": result.scores,
-        **components.task.summary(),
-    }
-    if dist_info.is_main:
-        (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+        try:
+            tracker.close()
+        except Exception as exc:
+            if status == "completed":
+                status, error = "failed", f"closing the tracker: {_one_line(exc)}"
+        summary = {
+            "experiment": recipe.experiment,
+            "run_dir": str(run_dir),
+            "status": status,
+            "error": error,
+            "steps": trainer.step,
+            "skipped_steps": trainer.skipped_steps,
+            "train_seconds": round(time.perf_counter() - started, 2),
+            "parameters": count_parameters(components.model),
+            "world_size": dist_info.world_size,
+            "tracker_run_id": tracker.run_id,
+            "eval": result.scores,
+            **_task_summary(components.task),
+        }
+        if dist_info.is_main:
+            try:
+                write_text_atomic(run_dir / rundir.SUMMARY_FILE, json.dumps(summary, indent=2))
+            except OSError as exc:
+                print(
+                    f"dvcore: warning: cannot write {run_dir / rundir.SUMMARY_FILE}: {exc}", file=sys.stderr
+                )
+    if status == "failed":  # the tracker failed to close: the run's record may be incomplete
+        raise RunFailed(error or "failed", None)
     return summary
+
+
+def _task_summary(task: Task) -> dict[str, Any]:
+    try:
+        return task.summary()
+    except Exception as exc:  # the summary must be written whatever happened
+        return {"task_summary_error": _one_line(exc)}
+
+
+def _error_log(run_dir: Path, is_main: bool) -> Path | None:
+    """The current exception's traceback in RUN_DIR/error.log (appended); its path, or None."""
+    if not is_main:
+        return None
+    path = run_dir / rundir.ERROR_LOG
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {dt.datetime.now().isoformat(timespec='seconds')}\n{traceback.format_exc()}\n")
+    except OSError:
+        return None
+    return path

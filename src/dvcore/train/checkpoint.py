@@ -30,11 +30,17 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from dvcore.atomic import fsync_dir
+
 MANIFEST = "manifest.json"
 
 
 class CorruptCheckpointError(RuntimeError):
     pass
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, file size limit, permissions); nothing was left behind."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -126,9 +132,27 @@ def save(
     checkpoints when given.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"step_{step:08d}"
     tmp = directory / f"step_{step:08d}.tmp"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(tmp, tensors, state)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # the previous checkpoints stay as they were
+        raise CheckpointWriteError(
+            exc.errno, f"cannot write checkpoint {final}: {exc.strerror or exc}"
+        ) from exc
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    fsync_dir(directory)
+    if keep_last:
+        for old in list_checkpoints(directory)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any]) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for name, group in tensors.items():
@@ -142,13 +166,6 @@ def save(
     for p in tmp.iterdir():  # make the bytes durable before the rename makes them visible
         with open(p, "rb") as f:
             os.fsync(f.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    if keep_last:
-        for old in list_checkpoints(directory)[:-keep_last]:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def list_checkpoints(directory: Path) -> list[Path]:
@@ -183,13 +200,30 @@ def load(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]
     return tensors, json.loads((path / "state.json").read_text())
 
 
-def load_latest(directory: Path) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]] | None:
-    """The newest checkpoint that verifies; corrupt ones are reported and skipped."""
+Loaded = tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]
+
+
+def find_latest(directory: Path) -> tuple[Loaded | None, list[str]]:
+    """The newest checkpoint that verifies, and one line per newer one that did not (why)."""
+    failures = []
     for path in reversed(list_checkpoints(directory)):
         try:
             tensors, state = load(path)
-        except (CorruptCheckpointError, OSError, ValueError) as exc:
-            print(f"dvcore: warning: skipping corrupt checkpoint {path}: {exc}", file=sys.stderr)
+        except Exception as exc:  # a damaged file may fail in any way; it is skipped
+            failures.append(f"{path}: {_reason(exc)}")
             continue
-        return path, tensors, state
-    return None
+        return (path, tensors, state), failures
+    return None, failures
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if isinstance(exc, CorruptCheckpointError) else f"{type(exc).__name__}: {text}"
+
+
+def load_latest(directory: Path) -> Loaded | None:
+    """The newest checkpoint that verifies; corrupt ones are reported and skipped."""
+    found, failures = find_latest(directory)
+    for line in failures:
+        print(f"dvcore: warning: skipping corrupt checkpoint {line}", file=sys.stderr)
+    return found
