@@ -78,7 +78,9 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
     Any failure is a ``RecipeError`` naming the section: a component that crashes on
     its options is reported, never shown as a traceback. Returns facts for the user.
     """
-    device = resolve_device(recipe.device)
+    # The memory of the device it would train on (a CUDA recipe still validates on a CPU machine).
+    wants_cuda = recipe.device == "cuda" or (recipe.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if wants_cuda else "cpu")
     task_name, model_name = recipe.task.name, recipe.model.name
     # Nothing is known about sizes before a sample exists: guard the building and the read.
     with preflight.memory_budget(preflight.available_memory("cpu")):
@@ -260,7 +262,7 @@ def _prepare_run_dir(
             ]
         )
     for line in failures:
-        print(f"dvcore: warning: skipping corrupt checkpoint {line}", file=sys.stderr)
+        print(f"dvcore: warning: skipping corrupt checkpoint: {line}", file=sys.stderr)
     old = recipes.load(run_dir / rundir.RECIPE_FILE, (), registry)
     problems = resume_problems(old, recipe, registry, run_dir)
     if problems:

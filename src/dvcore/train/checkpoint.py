@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dvcore.atomic import fsync_dir
@@ -39,7 +41,7 @@ class CorruptCheckpointError(RuntimeError):
     pass
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(RuntimeError):
     """A checkpoint could not be written (disk full, file size limit, permissions); nothing was left behind."""
 
 
@@ -137,11 +139,9 @@ def save(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _write(tmp, tensors, state)
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)  # the previous checkpoints stay as they were
-        raise CheckpointWriteError(
-            exc.errno, f"cannot write checkpoint {final}: {exc.strerror or exc}"
-        ) from exc
+        raise CheckpointWriteError(f"cannot write checkpoint {final}: {_io_reason(exc)}") from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -150,6 +150,14 @@ def save(
         for old in list_checkpoints(directory)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _io_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    # safetensors: "Error while serializing: I/O error: File too large (os error 27)"
+    found = re.search(r"I/O error: (.*?) \(os error \d+\)", str(exc))
+    return found[1] if found else str(exc)
 
 
 def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any]) -> None:
@@ -210,20 +218,23 @@ def find_latest(directory: Path) -> tuple[Loaded | None, list[str]]:
         try:
             tensors, state = load(path)
         except Exception as exc:  # a damaged file may fail in any way; it is skipped
-            failures.append(f"{path}: {_reason(exc)}")
+            failures.append(_reason(path, exc))
             continue
         return (path, tensors, state), failures
     return None, failures
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text if isinstance(exc, CorruptCheckpointError) else f"{type(exc).__name__}: {text}"
+def _reason(path: Path, exc: BaseException) -> str:
+    """One line: the checkpoint (or its file) and why it cannot be used."""
+    if isinstance(exc, CorruptCheckpointError):
+        return str(exc)  # already names the file
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{path}: {type(exc).__name__}: {text}" if text else f"{path}: {type(exc).__name__}"
 
 
 def load_latest(directory: Path) -> Loaded | None:
     """The newest checkpoint that verifies; corrupt ones are reported and skipped."""
     found, failures = find_latest(directory)
     for line in failures:
-        print(f"dvcore: warning: skipping corrupt checkpoint {line}", file=sys.stderr)
+        print(f"dvcore: warning: skipping corrupt checkpoint: {line}", file=sys.stderr)
     return found

@@ -1,7 +1,9 @@
 """Graceful stop: SIGTERM, SIGINT and SIGUSR1 (SLURM pre-emption) end the run after the current step.
 
 The loop checks ``requested`` after each step, writes a checkpoint and stops. A
-second SIGINT interrupts at once, as usual.
+second stop signal of any of these kinds interrupts at once (KeyboardInterrupt), so a
+run that is stuck inside a step (a slow evaluation, a blocked read) can always be
+ended from outside without kill -9; it then resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class StopRequest:
         return self.signal is not None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGINT and self.signal == signal.SIGINT:
+        if self.signal is not None:
             raise KeyboardInterrupt
         self.signal = signum
 
