@@ -7,6 +7,7 @@ from dvcore.data.digits import DigitsOptions, build_digits
 from dvcore.data.frame_folders import FrameFoldersOptions, build_frame_folders
 from dvcore.data.image_folder import ImageFolderOptions, build_image_folder
 from dvcore.data.moving_shapes import MovingShapesOptions, build_moving_shapes
+from dvcore.data.photo_motion import PhotoMotionOptions, build_photo_motion
 from dvcore.data.video_files import VideoFilesOptions, build_video_files
 from dvcore.data.vimeo import VimeoSeptupletOptions, build_vimeo_septuplet
 from dvcore.diffusion.components import register as register_diffusion
@@ -31,6 +32,7 @@ def dvcore_register_components(registrar: Registrar) -> None:
     registrar.add("task", "generate", build_generate, GenerateOptions, doc="unconditional image diffusion")
     registrar.add("dataset", "digits", build_digits, DigitsOptions)
     registrar.add("dataset", "moving_shapes", build_moving_shapes, MovingShapesOptions)
+    registrar.add("dataset", "photo_motion", build_photo_motion, PhotoMotionOptions)
     registrar.add("dataset", "vimeo_septuplet", build_vimeo_septuplet, VimeoSeptupletOptions)
     registrar.add("dataset", "frame_folders", build_frame_folders, FrameFoldersOptions)
     registrar.add("dataset", "video_files", build_video_files, VideoFilesOptions)
