@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
-import types
 from pathlib import Path
 
 import pytest
 
-from dvcore.api import Registrar, hookimpl
-from dvcore.plugins import load
-from dvcore.testing import TinyBackbone, check_component, check_task
+from dvcore.testing import check_component, check_task, kit_registry
 from tests.data.ondisk import frame_pixels, make_frame_folders, make_video, make_vimeo, write_image
-
-
-def _register_kit_backbone(registrar: Registrar) -> None:
-    registrar.add(
-        "backbone",
-        "kit_tiny",
-        lambda options, *, in_channels, out_channels: TinyBackbone(in_channels, out_channels),
-    )
-
-
-KIT = types.ModuleType("kit_backbone")
-KIT.dvcore_register_components = hookimpl(_register_kit_backbone)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
 def registry():
-    """The installed components plus a tiny backbone (the core ships none)."""
-    return load(strict=False, extra_plugins={"kit": KIT}).registry
+    """The installed components plus the kit's tiny backbone (the core ships none)."""
+    return kit_registry()
 
 
 CORE_NAMES = {

@@ -20,6 +20,7 @@ from dvcore.testing.checks import (
     check_schedule,
     check_task,
     check_tracker,
+    kit_registry,
     point_mass_denoiser,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "check_schedule",
     "check_task",
     "check_tracker",
+    "kit_registry",
     "point_mass_denoiser",
 ]

@@ -57,6 +57,7 @@ __all__ = [
     "check_schedule",
     "check_task",
     "check_tracker",
+    "kit_registry",
 ]
 
 
@@ -954,6 +955,31 @@ def check_baseline(
 # ----------------------------------------------------------------------------------------------
 # by registered name
 # ----------------------------------------------------------------------------------------------
+
+
+def _register_kit_backbone(registrar: Any) -> None:
+    registrar.add(
+        "backbone",
+        "kit_tiny",
+        lambda options, *, in_channels, out_channels: TinyBackbone(in_channels, out_channels),
+        doc="the conformance kit's tiny conditional conv net",
+    )
+
+
+def kit_registry() -> Registry:
+    """The installed components plus the kit's backbone ``kit_tiny`` (``TinyBackbone``).
+
+    For tests of a task, dataset or metric that need some backbone in a recipe without
+    depending on a backbone plugin: ``check_task(recipe, registry=kit_registry())`` with
+    ``[model] name = "kit_tiny"``.
+    """
+    from dvcore.hookspecs import hookimpl
+    from dvcore.plugins import load
+
+    module = types.ModuleType("dvcore_testing_kit")
+    module.dvcore_register_components = hookimpl(_register_kit_backbone)  # type: ignore[attr-defined]
+    return load(strict=False, extra_plugins={"dvcore.testing": module}).registry
+
 
 _CHECKS: dict[str, Callable[..., None]] = {
     "backbone": check_backbone,
