@@ -1,9 +1,16 @@
 """The plugin manager: finds plugins through the ``dvcore`` entry-point group.
 
-Loading is isolated per plugin, as conda does it: a plugin that fails to import,
-or whose registration hook raises (a duplicate name included), is reported once
-with its distribution and the reason, its components are withdrawn, and the rest
-still load. ``DVCORE_STRICT_PLUGINS=1`` turns any such failure into an error.
+Loading is isolated per plugin, as conda does it: a plugin that fails to import, that
+targets another plugin API than this dvcore serves (``DVCORE_PLUGIN_API`` in its
+entry-point module), or whose registration hook raises, is a ``PluginFailure`` naming
+its distribution and the reason; its components are withdrawn and the rest still load.
+A name that two distributions register is a clash, not a failure: both components stay,
+reachable by their qualified names (``"dvcore-unet:unet"``), and only the bare name is
+withdrawn (see ``dvcore.registry.Registry``).
+
+``load()`` reports nothing itself; ``plugins()``, the process-wide instance the CLI uses,
+prints each failure and clash once, on stderr. ``DVCORE_STRICT_PLUGINS=1`` turns failures
+into a ``PluginLoadError`` (the CLI: exit 2, one line per failure).
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import attrs
 import pluggy
 
 from dvcore import hookspecs
-from dvcore.registry import Registrar, Registry
+from dvcore.registry import Registrar, Registry, clash_message
 
 ENTRY_POINT_GROUP = "dvcore"
 STRICT_ENV = "DVCORE_STRICT_PLUGINS"
+API_ATTRIBUTE = "DVCORE_PLUGIN_API"  # in a plugin's entry-point module: the plugin API it targets
 
 
 @attrs.frozen
@@ -38,7 +46,11 @@ class PluginFailure:
 
 
 class PluginLoadError(RuntimeError):
-    """Raised instead of a warning when DVCORE_STRICT_PLUGINS=1."""
+    """Raised instead of a warning when DVCORE_STRICT_PLUGINS=1; ``failures`` says which."""
+
+    def __init__(self, failures: list[PluginFailure]):
+        self.failures = failures
+        super().__init__("; ".join(str(f) for f in failures))
 
 
 @attrs.define
@@ -49,6 +61,17 @@ class Plugins:
     registry: Registry
     failures: list[PluginFailure]
     distributions: dict[str, str]  # distribution -> version, of the plugins that loaded
+
+    def warnings(self) -> list[str]:
+        """One line per failed plugin and per name clash."""
+        lines = [f"dvcore: warning: {failure}" for failure in self.failures]
+        for owners in self.registry.clashes():
+            kind, name = owners[0].kind, owners[0].name
+            choices = " or ".join(repr(c.qualified_name) for c in owners)
+            lines.append(
+                f"dvcore: warning: {clash_message(kind, name, owners)}; a recipe must write {choices}"
+            )
+        return lines
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -95,6 +118,10 @@ def load(strict: bool | None = None, extra_plugins: dict[str, ModuleType] | None
     for dist, version, ep_name, target in candidates:
         try:
             module = target.load() if isinstance(target, metadata.EntryPoint) else target
+            incompatible = api_mismatch(module)
+            if incompatible:
+                failures.append(PluginFailure(dist, version, ep_name, incompatible))
+                continue
             manager.register(module, name=f"{dist}:{ep_name}")
         except Exception as exc:  # a broken plugin must not take down the others
             failures.append(PluginFailure(dist, version, ep_name, f"{type(exc).__name__}: {exc}"))
@@ -113,16 +140,38 @@ def load(strict: bool | None = None, extra_plugins: dict[str, ModuleType] | None
         loaded[dist] = version
 
     if failures and strict:
-        raise PluginLoadError("; ".join(str(f) for f in failures))
-    for failure in failures:
-        print(f"dvcore: warning: {failure}", file=sys.stderr)
+        raise PluginLoadError(failures)
     return Plugins(manager, registry, failures, loaded)
+
+
+def api_mismatch(module: ModuleType) -> str | None:
+    """Why ``module`` cannot serve this dvcore's plugin API, or None when it can (or does not say).
+
+    A plugin states the API it targets as ``DVCORE_PLUGIN_API = "1"`` (or several, as a
+    tuple) in its entry-point module; ``dvcore.api.PLUGIN_API_VERSION`` is the one served.
+    """
+    from dvcore import __version__
+    from dvcore.api import PLUGIN_API_VERSION
+
+    wanted = getattr(module, API_ATTRIBUTE, None)
+    if wanted is None:
+        return None
+    versions = [str(v) for v in (wanted if isinstance(wanted, list | tuple | set) else [wanted])]
+    if PLUGIN_API_VERSION in versions:
+        return None
+    return (
+        f"incompatible: it targets dvcore plugin API {' or '.join(versions)}, "
+        f"but the installed dvcore {__version__} serves plugin API {PLUGIN_API_VERSION}"
+    )
 
 
 @functools.cache
 def plugins() -> Plugins:
-    """The process-wide plugins, loaded on first use."""
-    return load()
+    """The process-wide plugins, loaded on first use; failures and clashes are printed once, on stderr."""
+    loaded = load()
+    for line in loaded.warnings():
+        print(line, file=sys.stderr)
+    return loaded
 
 
 def registry() -> Registry:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 import tomllib
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -33,7 +34,7 @@ from cattrs.errors import (
 )
 
 from dvcore.options import ge, gt, le, lt, opt, path_component, standard_problem
-from dvcore.registry import Registry, UnknownComponentError, unknown_name_message
+from dvcore.registry import AmbiguousComponentError, Registry, UnknownComponentError, unknown_name_message
 
 # ----------------------------------------------------------------------------------------------
 # Schema
@@ -285,9 +286,12 @@ def make_converter(registry: Registry) -> cattrs.Converter:
         if "name" not in value:
             raise Invalid(f'missing name = "..."; valid {cls.kind} choices: {", ".join(choices)}')
         name = value["name"]
-        if not isinstance(name, str) or (cls.kind, name) not in registry:
+        if not isinstance(name, str):
             raise _Located("name", Invalid(unknown_name_message(cls.kind, name, choices)))
-        component = registry.get(cls.kind, name)
+        try:
+            component = registry.get(cls.kind, name)
+        except (UnknownComponentError, AmbiguousComponentError) as exc:
+            raise _Located("name", Invalid(str(exc))) from None
         rest = {k: v for k, v in value.items() if k != "name"}
         return cls(name=name, options=conv.structure(rest, component.options))
 
@@ -548,14 +552,80 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return data
 
 
-def load(path: str | Path, overrides: Iterable[str] = (), registry: Registry | None = None) -> Recipe:
-    """Read, override and validate a recipe file."""
+def load(
+    path: str | Path,
+    overrides: Iterable[str] = (),
+    registry: Registry | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Recipe:
+    """Read, override and validate a recipe file.
+
+    An override of a section's ``name`` switches the component (see ``switch_components``);
+    the one notice line per switch goes to ``notify`` (default: stderr).
+    """
     if registry is None:
         from dvcore.plugins import registry as default_registry
 
         registry = default_registry()
-    data = apply_overrides(parse_toml(Path(path)), overrides)
+    overrides = list(overrides)
+    original = parse_toml(Path(path))
+    data = apply_overrides(copy.deepcopy(original), overrides)
+    for line in switch_components(original, data, overrides, registry):
+        (notify or _to_stderr)(line)
     return structure(data, registry)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def switch_components(
+    original: dict[str, Any], data: dict[str, Any], overrides: list[str], registry: Registry
+) -> list[str]:
+    """Drop, from each section whose ``name`` an override changed, the file's options the new component lacks.
+
+    ``--set model.name=unet`` on a recipe written for another backbone would otherwise leave
+    that backbone's options behind as "unknown key" errors. Options given with ``--set`` are
+    kept (and validated like any). Edits ``data`` in place; returns one notice line per
+    section that lost options.
+    """
+    set_paths = {tuple(parse_override(text)[0]) for text in overrides}
+    notices = []
+    for key in _section_fields(Recipe):
+        section, before = data.get(key), original.get(key)
+        if (key, "name") not in set_paths or not isinstance(section, dict) or not isinstance(before, dict):
+            continue
+        new_name = section.get("name")
+        if not isinstance(new_name, str) or new_name == before.get("name"):
+            continue
+        try:
+            known = {f.name for f in attrs.fields(registry.get(_section_kind(key), new_name).options)}
+        except KeyError:  # an unknown or ambiguous name is reported by ``structure``
+            continue
+        dropped = sorted(k for k in section if k != "name" and k not in known and (key, k) not in set_paths)
+        for k in dropped:
+            del section[k]
+        if dropped:
+            notices.append(
+                f"dvcore: note: --set {key}.name={new_name}: dropped the file's {key} options that "
+                f"{new_name} does not take: {', '.join(dropped)}"
+            )
+    return notices
+
+
+def _section_fields(cls: type) -> dict[str, type[Section]]:
+    """The fields of ``cls`` that hold one component section (optional or not), by name."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for field in attrs.fields(cls):
+        for tp in (hints[field.name], *typing.get_args(hints[field.name])):
+            if isinstance(tp, type) and issubclass(tp, Section):
+                out[field.name] = tp
+    return out
+
+
+def _section_kind(key: str) -> str:
+    return _section_fields(Recipe)[key].kind
 
 
 def to_dict(recipe: Recipe, registry: Registry) -> dict[str, Any]:

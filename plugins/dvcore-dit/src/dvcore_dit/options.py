@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import attrs
 
+from dvcore.api import ge, gt, lt, opt
 from dvcore.nn import TransformerDims
-from dvcore.options import ge, gt, lt, opt
 from dvcore_dit.model import DIT_SIZES
 
 SIZES = (*DIT_SIZES, "custom")

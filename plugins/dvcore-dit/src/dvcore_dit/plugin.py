@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dvcore import hookimpl
-from dvcore.registry import Registrar
+from dvcore.api import Registrar, hookimpl
 from dvcore_dit.model import DiT
 from dvcore_dit.options import DitOptions
+
+DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.api.PLUGIN_API_VERSION)
 
 
 def build_dit(options: DitOptions, *, in_channels: int, out_channels: int) -> DiT:

@@ -12,8 +12,8 @@ from typing import Literal
 
 import attrs
 
+from dvcore.api import each, ge, gt, lt, opt
 from dvcore.nn import TransformerDims
-from dvcore.options import each, ge, gt, lt, opt
 
 #: size -> (depth, d_model, heads). XS is the CPU default; L is the notes' width on GPU.
 PRESETS: dict[str, TransformerDims] = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dvcore import hookimpl
-from dvcore.registry import Registrar
+from dvcore.api import Registrar, hookimpl
 from dvcore_interp.options import PatchInterpolatorOptions
 from dvcore_interp.patch_interpolator import PatchInterpolator
+
+DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.api.PLUGIN_API_VERSION)
 
 
 def build_patch_interpolator(

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from dvcore.options import existing_path, opt
+from dvcore.api import existing_path, opt
 from dvcore_metrics.features import Features
 from dvcore_metrics.set_metric import FeatureOptions, SetMetric
 

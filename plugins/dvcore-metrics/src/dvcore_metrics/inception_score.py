@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 import torch
 
-from dvcore.options import gt, opt
+from dvcore.api import gt, opt
 from dvcore_metrics.features import Features
 from dvcore_metrics.set_metric import FeatureOptions, SetMetric
 

@@ -26,7 +26,7 @@ import attrs
 import numpy as np
 import torch
 
-from dvcore.options import existing_path, ge, gt, opt
+from dvcore.api import existing_path, ge, gt, opt
 from dvcore_metrics.features import Features
 from dvcore_metrics.fid import FeatureStats
 from dvcore_metrics.set_metric import FeatureOptions, SetMetric

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dvcore import hookimpl
-from dvcore.registry import Registrar
+from dvcore.api import Registrar, hookimpl
 from dvcore_metrics.fid import FID, FIDOptions
 from dvcore_metrics.inception_score import InceptionScore, InceptionScoreOptions
 from dvcore_metrics.kid import KID, KIDOptions
 from dvcore_metrics.psnr import PSNR, PSNROptions, PSNRUint8Options
 from dvcore_metrics.ssim import SSIM, SSIMOptions
+
+DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.api.PLUGIN_API_VERSION)
 
 
 @hookimpl

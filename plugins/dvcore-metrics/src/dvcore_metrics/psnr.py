@@ -21,8 +21,7 @@ from __future__ import annotations
 import attrs
 import torch
 
-from dvcore.metrics import MeanMetric
-from dvcore.options import opt
+from dvcore.api import MeanMetric, opt
 from dvcore_metrics.images import check_image_pair, quantize_uint8
 
 

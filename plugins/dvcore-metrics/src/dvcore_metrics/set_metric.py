@@ -25,8 +25,7 @@ from typing import Any, Literal
 import attrs
 import torch
 
-from dvcore.metrics import Metric
-from dvcore.options import gt, opt
+from dvcore.api import MetricBase, gt, opt
 from dvcore_metrics.extractors import shared_extractor
 from dvcore_metrics.features import Features
 from dvcore_metrics.inception import FID_WEIGHTS_FILE, WEIGHTS_ENV, MissingWeightsError, resolve_weights_path
@@ -71,7 +70,7 @@ class FeatureOptions:
                 yield "weights", exc.one_line()
 
 
-class SetMetric(Metric):
+class SetMetric(MetricBase):
     """Base of the set-level metrics: feature extraction, the generated and real sides, the reference file."""
 
     uses_reference: bool = True

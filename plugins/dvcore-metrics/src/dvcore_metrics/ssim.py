@@ -28,8 +28,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from dvcore.metrics import MeanMetric
-from dvcore.options import gt, opt
+from dvcore.api import MeanMetric, gt, opt
 from dvcore_metrics.images import check_image_pair
 
 TRUNCATE = 3.5  # window radius in sigmas, rounded as scipy.ndimage does: 11 taps at sigma 1.5

@@ -21,8 +21,7 @@ import attrs
 import torch
 from torch import nn
 
-from dvcore.nn.blocks import AttentionBlock, Downsample, ResBlock, ResStack, Upsample, group_norm
-from dvcore.nn.embeddings import TimestepEmbedder
+from dvcore.nn import AttentionBlock, Downsample, ResBlock, ResStack, TimestepEmbedder, Upsample, group_norm
 from dvcore_unet.options import UNetOptions
 
 # ----------------------------------------------------------------------------------------------

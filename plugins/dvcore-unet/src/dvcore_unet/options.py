@@ -39,7 +39,7 @@ from typing import Literal
 
 import attrs
 
-from dvcore.options import each, ge, gt, lt, opt
+from dvcore.api import each, ge, gt, lt, opt
 
 EXPLICIT_FIELDS = (
     "channels",
