@@ -52,9 +52,11 @@ from backbones import (
     synchronize,
 )  # a sibling script
 
+from dvcore.errors import RecipeError
 from dvcore.plugins import load as load_plugins
-from dvcore.recipe import RecipeError, apply_overrides, parse_toml, structure
-from dvcore.run import build_components, count_parameters, seed_everything
+from dvcore.recipe import apply_overrides, parse_toml, structure
+from dvcore.run import build_components, count_parameters
+from dvcore.seeding import seed_everything
 from dvcore.tasks.base import EvalResult
 from dvcore.track.base import Tracker
 from dvcore.train.trainer import Trainer

@@ -6,7 +6,7 @@ import pytest
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.recipe import RecipeError
+from dvcore.errors import RecipeError
 
 GOOD = {
     "experiment": "e",

@@ -14,11 +14,13 @@ import torch
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.run import build_components, seed_everything
+from dvcore.errors import TrainingDiverged
+from dvcore.run import build_components
+from dvcore.seeding import seed_everything
 from dvcore.track.base import Tracker
 from dvcore.train import checkpoint
 from dvcore.train.ema import EMA
-from dvcore.train.trainer import Trainer, TrainingDiverged
+from dvcore.train.trainer import Trainer
 
 
 class Recording(Tracker):
@@ -217,7 +219,7 @@ def test_two_gloo_processes_match_one_process_with_the_global_batch(testplug, ti
 def test_grad_checkpointing_reaches_every_capable_module_and_is_refused_otherwise(
     testplug, tiny_recipe, tmp_path
 ):
-    from dvcore.recipe import RecipeError
+    from dvcore.errors import RecipeError
 
     with pytest.raises(
         RecipeError, match=r"train\.grad_checkpointing: backbone 'tiny_conv' does not support it"

@@ -8,7 +8,8 @@ import torch
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.run import build_components, execute, seed_everything
+from dvcore.run import build_components, execute
+from dvcore.seeding import seed_everything
 from dvcore.track.base import Tracker
 from dvcore.train import checkpoint
 from dvcore.train.trainer import Trainer

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from dvcore import recipe as recipes
-from dvcore.recipe import Recipe, RecipeError
+from dvcore.errors import RecipeError
+from dvcore.recipe import Recipe
 from dvcore.registry import Registry
 from dvcore.run import RECIPE_FILE, build_components
 from dvcore.tasks.base import Task

@@ -33,6 +33,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from dvcore.errors import RecipeError
 from dvcore.options import ge, gt, le, lt, opt, path_component, standard_problem
 from dvcore.registry import AmbiguousComponentError, Registry, UnknownComponentError, unknown_name_message
 
@@ -179,14 +180,6 @@ class Recipe:
 # ----------------------------------------------------------------------------------------------
 # Errors
 # ----------------------------------------------------------------------------------------------
-
-
-class RecipeError(Exception):
-    """A recipe that cannot run; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 class Invalid(ValueError):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import subprocess
 import sys
 import time
@@ -17,28 +16,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-import numpy as np
 import torch
 from torch import nn
 
 from dvcore import preflight, rundir
 from dvcore import recipe as recipes
 from dvcore.atomic import write_text_atomic
-from dvcore.recipe import Recipe, RecipeError
+from dvcore.errors import RecipeError, TrainingDiverged, TrainingStopped
+from dvcore.recipe import Recipe
 from dvcore.registry import Registry
+from dvcore.seeding import process_seed, seed_everything
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import RunInfo, Tracker
 from dvcore.train import checkpoint, distributed
-from dvcore.train.trainer import Trainer, TrainingDiverged, TrainingStopped
+from dvcore.train.trainer import Trainer
 
 RECIPE_FILE = rundir.RECIPE_FILE
 SUMMARY_FILE = rundir.SUMMARY_FILE
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -313,7 +307,7 @@ def execute(
     components = build_components(recipe, registry)  # identical weights on every rank
     if dist_info.rank > 0:
         # Other ranks draw their own noise (diffusion timesteps and noise must differ per shard).
-        seed_everything(recipe.seed + 7919 * dist_info.rank)
+        seed_everything(process_seed(recipe.seed, dist_info.rank))
     trainer = Trainer(
         recipe,
         components.task,

@@ -20,17 +20,12 @@ import torch
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dvcore.tasks.generate import derive_seed
+from dvcore.seeding import image_generator
 from dvcore.train.distributed import DistInfo
 
 
 def image_path(out: Path, index: int) -> Path:
     return out / f"{index:06d}.png"
-
-
-def image_generator(seed: int, index: int) -> torch.Generator:
-    """The generator owning image ``index``'s noise."""
-    return torch.Generator().manual_seed(derive_seed(seed, "sample", index))
 
 
 def pending_indices(out: Path, num: int, dist: DistInfo) -> list[int]:

@@ -12,7 +12,8 @@ from dvcore.data.augment import Augment, sample_generator
 from dvcore.data.frame_folders import FrameFoldersOptions, build_frame_folders
 from dvcore.data.pipeline import build_loader
 from dvcore.data.sampling import EpochShuffleSampler
-from dvcore.recipe import DatasetSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
 from tests.data.ondisk import clip_code, frame_codes, make_frame_folders
 

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from dvcore.data.image_folder import ImageFolderOptions, build_image_folder
-from dvcore.recipe import DatasetSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
 from tests.data.ondisk import write_image
 

@@ -18,7 +18,8 @@ from dvcore.data.moving_shapes import (
     render_shapes,
     sample_scene,
 )
-from dvcore.recipe import DatasetSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
 
 SMALL = MovingShapesOptions(size=16, num_train=64, num_eval=64)

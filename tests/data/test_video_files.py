@@ -9,7 +9,8 @@ import attrs
 import pytest
 
 from dvcore.data.video_files import VideoFilesOptions, build_video_files, frame_timestamps
-from dvcore.recipe import DatasetSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
 from tests.data.ondisk import make_video, video_codes
 

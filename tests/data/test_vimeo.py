@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from dvcore.cli import main
 from dvcore.data.vimeo import VimeoSeptupletOptions, build_vimeo_septuplet
-from dvcore.recipe import DatasetSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
 from tests.data.ondisk import clip_code, frame_codes, make_vimeo
 

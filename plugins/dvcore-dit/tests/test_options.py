@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dvcore.recipe import BackboneSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
 from dvcore_dit import plugin
 from dvcore_dit.options import DitOptions

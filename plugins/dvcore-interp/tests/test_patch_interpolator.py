@@ -7,7 +7,8 @@ from importlib import metadata
 import pytest
 import torch
 
-from dvcore.recipe import BackboneSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registry
 from dvcore_interp import PatchInterpolatorOptions, build_patch_interpolator
 from dvcore_interp.patch_interpolator import QuantizedTokens, patchify, unpatchify

@@ -9,7 +9,8 @@ from typing import Any
 import attrs
 import pytest
 
-from dvcore.recipe import BackboneSection, RecipeError, structure
+from dvcore.errors import RecipeError
+from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
 from dvcore_unet import NOTES_256_SCHEMA, UNetOptions, expand_compact, plugin
 

@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from dvcore.errors import RecipeError
 from dvcore.nn.blocks import ResBlock
 from dvcore.plugins import load
-from dvcore.recipe import BackboneSection, RecipeError, structure
+from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
 from dvcore_unetpp import UNetPP, UNetPPOptions, build_unetpp, plugin
 

@@ -15,15 +15,15 @@ augmented (it is scored at full frame size).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import numpy as np
 
+from dvcore.errors import RecipeError
 from dvcore.options import each, gt, opt
-from dvcore.recipe import RecipeError
+from dvcore.seeding import seed_from
 
 
 def crop_field() -> Any:
@@ -71,8 +71,7 @@ def resize_crop_problems(resize: list[int] | None, crop: list[int] | None) -> It
 
 def sample_generator(seed: int, split: str, epoch: int, index: int) -> np.random.Generator:
     """A generator that is a pure function of (seed, split, epoch, index)."""
-    digest = hashlib.blake2b(f"augment/{split}/{seed}/{epoch}/{index}".encode(), digest_size=8).digest()
-    return np.random.default_rng(int.from_bytes(digest, "little"))
+    return np.random.default_rng(seed_from("augment", split, seed, epoch, index, bits=64))
 
 
 @attrs.frozen

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dvcore.errors import RecipeError
 from dvcore.options import gt, lt, opt
-from dvcore.recipe import RecipeError
 
 SPLITS = ("train", "eval")
 NUM_IMAGES = 1797  # the size of scikit-learn's digits

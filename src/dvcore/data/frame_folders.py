@@ -36,8 +36,8 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, stack_frames, to_unit_float
+from dvcore.errors import RecipeError
 from dvcore.options import existing_path, ge, gt, lt, opt
-from dvcore.recipe import RecipeError
 
 # ----------------------------------------------------------------------------------------------
 # Options

@@ -27,8 +27,8 @@ import torch
 from dvcore.data.augment import Augment, hflip_field, sample_generator
 from dvcore.data.clips import check_split, hold_out, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, to_unit_float
+from dvcore.errors import RecipeError
 from dvcore.options import existing_path, gt, lt, opt
-from dvcore.recipe import RecipeError
 
 # ----------------------------------------------------------------------------------------------
 # Options

@@ -31,7 +31,6 @@ sin/cos/sqrt on a few hundred elements only adds overhead.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Sequence
 
@@ -39,6 +38,7 @@ import attrs
 import torch
 
 from dvcore.options import each, ge, gt, odd, opt
+from dvcore.seeding import seed_from
 
 SPLITS = ("train", "eval")
 # A circle and a square are an ellipse and a rectangle with equal half-axes.
@@ -305,8 +305,7 @@ def render(scene: Scene, t: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) ->
 
 def clip_seed(seed: int, split: str, index: int) -> int:
     """A 63-bit generator seed from (seed, split, index); the split keeps train and eval streams apart."""
-    digest = hashlib.blake2b(f"moving_shapes/{split}/{seed}/{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
+    return seed_from("moving_shapes", split, seed, index)
 
 
 class MovingShapes(Sequence[dict[str, torch.Tensor]]):

@@ -47,8 +47,8 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import CorruptFileError, SkippingDataset, describe, to_unit_float
+from dvcore.errors import RecipeError
 from dvcore.options import existing_path, ge, gt, lt, opt
-from dvcore.recipe import RecipeError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 PYAV_MISSING = "reading video files needs PyAV: pip install 'dvcore[video]' (or pip install av)"

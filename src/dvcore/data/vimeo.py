@@ -40,8 +40,8 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import check_split
 from dvcore.data.robust import SkippingDataset, read_image, stack_frames, to_unit_float
+from dvcore.errors import RecipeError
 from dvcore.options import existing_path, opt
-from dvcore.recipe import RecipeError
 
 #: Vimeo-90K frame size (height, width).
 FRAME_SIZE = (256, 448)

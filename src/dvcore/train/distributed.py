@@ -39,6 +39,11 @@ def init(device: torch.device) -> DistInfo:
     return info
 
 
+def current_rank() -> int:
+    """This process's rank in the initialized process group; 0 without one."""
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def device_for(info: DistInfo, device: torch.device) -> torch.device:
     return torch.device("cuda", info.local_rank) if device.type == "cuda" and info.enabled else device
 

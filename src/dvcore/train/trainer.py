@@ -21,7 +21,9 @@ import torch
 from torch import nn
 
 from dvcore.data.pipeline import build_loader
-from dvcore.recipe import Recipe, RecipeError
+from dvcore.errors import RecipeError, TrainingDiverged, TrainingStopped
+from dvcore.recipe import Recipe
+from dvcore.seeding import process_seed
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import Tracker
 from dvcore.train import checkpoint, distributed
@@ -32,18 +34,6 @@ from dvcore.train.progress import TrainProgress
 from dvcore.train.signals import StopRequest
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class TrainingStopped(Exception):
-    """A signal asked the run to stop; a checkpoint was written."""
-
-    def __init__(self, step: int, checkpoint_path: Path, signum: int):
-        self.step, self.checkpoint_path, self.signum = step, checkpoint_path, signum
-        super().__init__(f"stopped by signal {signum} after step {step}; checkpoint {checkpoint_path}")
-
-
-class TrainingDiverged(Exception):
-    """Too many consecutive non-finite steps; the last good state was checkpointed."""
 
 
 class Head(Sequence):
@@ -339,6 +329,6 @@ class Trainer:
         self.task.load_state_dict(state.get("task", {}))
         checkpoint.set_rng_state(tensors["rng"], state["rng"])
         if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others re-derive theirs
-            torch.manual_seed(self.recipe.seed + 7919 * self.dist.rank + 104729 * state["step"])
+            torch.manual_seed(process_seed(self.recipe.seed, self.dist.rank, state["step"]))
         self.step = state["step"]
         self.skipped_steps = state.get("skipped_steps", 0)

@@ -1,0 +1,42 @@
+"""The errors dvcore reports to a user, and the exit codes they map to.
+
+- ``RecipeError``: bad input (a recipe, an option, an argument). The CLI prints one line per
+  problem and exits with ``EXIT_BAD_INPUT`` (2); nothing was run.
+- ``TrainingStopped``: a signal stopped a run after writing a checkpoint (exit 0; resumable).
+- ``TrainingDiverged``: too many non-finite steps in a row (exit 1).
+
+Data sources, tasks and plugins raise ``RecipeError`` without importing the recipe schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class RecipeError(Exception):
+    """A recipe that cannot run; ``problems`` holds one line per problem.
+
+    ``source`` names what was read (a recipe file, a run directory, "the arguments") in the CLI's
+    summary line; the command that reads it fills it in when the raiser did not.
+    """
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(problems))
+
+
+class TrainingStopped(Exception):
+    """A signal asked the run to stop; a checkpoint was written."""
+
+    def __init__(self, step: int, checkpoint_path: Path, signum: int):
+        self.step, self.checkpoint_path, self.signum = step, checkpoint_path, signum
+        super().__init__(f"stopped by signal {signum} after step {step}; checkpoint {checkpoint_path}")
+
+
+class TrainingDiverged(Exception):
+    """Too many consecutive non-finite steps; the last good state was checkpointed."""
