@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from dvcore import recipe as recipes
-from dvcore.recipe import MetricSection, RecipeError
+from dvcore.errors import RecipeError
+from dvcore.recipe import MetricSection
 from dvcore.registry import Registry
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -116,7 +117,7 @@ def interpolation_scores(
     Regression models give one prediction per clip; diffusion models give ``samples_per_clip``
     samples, scored one by one and averaged (never the best of N).
     """
-    from dvcore.tasks.generate import derive_seed
+    from dvcore.seeding import derive_seed
     from dvcore.tasks.interpolate import split_clip
     from dvcore.train.trainer import Head
 
@@ -174,6 +175,17 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         writer.writerows(rows)
 
 
+def write_loss_per_t_csv(held_out: Any, path: Path) -> None:
+    """A HeldOutLoss's buckets as CSV: bucket, t_centre, loss, count."""
+    centres, means, counts = held_out.per_t.compute()
+    lines = ["bucket,t_centre,loss,count"]
+    lines += [
+        f"{k},{float(c):.1f},{float(m):.6g},{int(n)}"
+        for k, (c, m, n) in enumerate(zip(centres, means, counts, strict=True))
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
 # ----------------------------------------------------------------------------------------------
 # Loss per timestep of a trained diffusion model
 # ----------------------------------------------------------------------------------------------
@@ -181,7 +193,8 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def loss_per_timestep(run: Any, *, max_samples: int | None, batch_size: int, seed: int) -> Any:
     """The held-out diffusion loss of the run's model in the loss's buckets of t (a HeldOutLoss)."""
-    from dvcore.tasks.generate import HeldOutLoss, eval_generator, to_model_space
+    from dvcore.diffusion.task_parts import HeldOutLoss, to_model_space
+    from dvcore.seeding import eval_generator
     from dvcore.tasks.interpolate import split_clip
     from dvcore.train.trainer import Head
 

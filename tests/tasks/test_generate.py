@@ -12,10 +12,12 @@ import torch
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.recipe import RecipeError
-from dvcore.run import build_components, execute, seed_everything
-from dvcore.tasks.generate import bucket_ranges, eval_generator, from_json, to_json
+from dvcore.diffusion.task_parts import bucket_ranges
+from dvcore.errors import RecipeError
+from dvcore.run import build_components, execute
+from dvcore.seeding import eval_generator, seed_everything
 from dvcore.train import checkpoint
+from dvcore.train.checkpoint import from_json, to_json
 from tests.test_training import make_trainer
 from tests.testplug import make_distribution
 

@@ -8,9 +8,9 @@ from torch import nn
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.recipe import RecipeError
-from dvcore.run import build_components, seed_everything
-from dvcore.tasks.generate import eval_generator
+from dvcore.errors import RecipeError
+from dvcore.run import build_components
+from dvcore.seeding import eval_generator, seed_everything
 from dvcore.tasks.interpolate import coefficients_at, split_clip
 from tests.test_training import make_trainer
 

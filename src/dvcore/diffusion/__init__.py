@@ -6,6 +6,7 @@
 - ``samplers``: DDPM, DDIM, DPM-Solver++, Euler, Heun; the contract is in ``samplers.base``.
 - ``losses``, ``timestep_sampling``, ``loss_per_timestep``: training loss and its analysis.
 - ``components.register(registrar)``: adds them all to a registry.
+- ``task_parts``: what the diffusion tasks share (components, training noise, held-out loss).
 
 Registry factories: ``schedule`` and ``sampler`` and ``loss`` are ``factory(options)``.
 """

@@ -16,8 +16,8 @@ Evaluation, on the eval split, with the eval model (the EMA when there is one):
   the eval images.
 
 ``GenerateTask.sample`` is the one way to draw images from a trained model (eval, ``dvcore
-sample``, ``dvcore movie``). The helpers at the bottom are shared with interpolation by
-diffusion (``dvcore.tasks.interpolate``).
+sample``, ``dvcore movie``). The parts shared with interpolation by diffusion (components,
+training noise, held-out loss, model space) are in ``dvcore.diffusion.task_parts``.
 
 Randomness: training t and noise come from a generator the task owns, seeded by the recipe's
 seed and the process rank (data-parallel ranks draw different noise) and saved in checkpoints
@@ -28,10 +28,7 @@ bit-exactly, and an eval in between changes nothing.
 
 from __future__ import annotations
 
-import hashlib
-import math
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,20 +36,28 @@ import attrs
 import torch
 from torch import nn
 
-from dvcore.diffusion.losses import DiffusionLoss
 from dvcore.diffusion.samplers.base import Sampler, TrajectoryStep
-from dvcore.diffusion.schedules import Schedule
+from dvcore.diffusion.task_parts import (
+    DiffusionParts,
+    HeldOutLoss,
+    NoiseSource,
+    float_output,
+    model_device,
+    to_image,
+    to_model_space,
+    unit_noise,
+)
+from dvcore.errors import RecipeError
 from dvcore.metrics import MeanMetric, Metric
 from dvcore.options import ge, gt, opt
-from dvcore.recipe import Recipe, RecipeError, SamplerSection, ScheduleSection
+from dvcore.recipe import Recipe
 from dvcore.registry import Registry
+from dvcore.seeding import eval_generator
 from dvcore.tasks.base import EvalResult, Task
-from dvcore.track.images import grid
+from dvcore.track.images import image_grid
+from dvcore.train.checkpoint import from_json, to_json
 
 Tensor = torch.Tensor
-
-DEFAULT_SCHEDULE = "linear"
-DEFAULT_SAMPLER = "ddim"
 
 
 @attrs.frozen
@@ -219,247 +224,3 @@ class GenerateTask(Task):
 def build_generate(options: GenerateOptions, *, recipe: Recipe, registry: Registry) -> GenerateTask:
     """Unconditional image diffusion with any backbone."""
     return GenerateTask(options, recipe=recipe, registry=registry)
-
-
-# ----------------------------------------------------------------------------------------------
-# Shared by the diffusion tasks: the components, the noise, the held-out loss
-# ----------------------------------------------------------------------------------------------
-
-
-@attrs.define
-class DiffusionParts:
-    """The loss, schedule and sampler of a diffusion task, and what its backbone predicts."""
-
-    loss: DiffusionLoss
-    schedule: Schedule
-    sampler: Sampler
-    prediction_type: str
-
-    @classmethod
-    def build(
-        cls,
-        recipe: Recipe,
-        registry: Registry,
-        prediction_type: str | None,
-        task: str,
-        problems: list[str],
-    ) -> DiffusionParts:
-        """Build from the recipe (``linear`` / ``ddim`` when unset); append one line per problem."""
-        loss = registry.get("loss", recipe.loss.name).build(recipe.loss.options)
-        schedule_section = recipe.schedule or ScheduleSection(DEFAULT_SCHEDULE)
-        sampler_section = recipe.sampler or SamplerSection(DEFAULT_SAMPLER)
-        schedule = registry.get("schedule", schedule_section.name).build(schedule_section.options)
-        sampler = registry.get("sampler", sampler_section.name).build(sampler_section.options)
-        if not isinstance(loss, DiffusionLoss):
-            problems.append(
-                f"loss.name: {task} by diffusion needs the 'diffusion' loss, got {recipe.loss.name!r}"
-            )
-            return cls(loss, schedule, sampler, prediction_type or "eps")
-        target = loss.options.target
-        if prediction_type is not None and prediction_type != target:
-            problems.append(
-                f"task.prediction_type: expected the loss's target {target!r} (loss.target), got {prediction_type!r}"
-            )
-        if target == "eps" and float(schedule.alphas_cumprod[-1]) == 0.0:
-            problems.append(
-                "loss.target: expected 'v' or 'x0' with a zero-terminal-SNR schedule "
-                "(at alpha_bar = 0 an eps prediction says nothing about x0), got 'eps'"
-            )
-        return cls(loss, schedule, sampler, target)
-
-
-class NoiseSource:
-    """The task's own generator for training t and noise; its state goes into checkpoints.
-
-    Seeded by (seed, process rank), created on the device of the first batch, so noise is drawn
-    where it is used. A checkpoint written on another device type restarts the stream from its
-    seed (with a warning): the run continues, no longer bit-exactly.
-    """
-
-    def __init__(self, seed: int):
-        self.seed = seed
-        self._generator: torch.Generator | None = None
-        self._pending: dict[str, Any] | None = None
-
-    def generator(self, device: torch.device) -> torch.Generator:
-        device = torch.device(device)
-        if self._generator is None or self._generator.device.type != device.type:
-            self._generator = torch.Generator(device).manual_seed(derive_seed(self.seed, "train", rank()))
-            if self._pending is not None:
-                state, self._pending = self._pending, None
-                if state["device"] == device.type:
-                    self._generator.set_state(torch.tensor(state["state"], dtype=torch.uint8))
-                else:
-                    print(
-                        f"dvcore: warning: training noise state was saved on {state['device']}, "
-                        f"running on {device.type}: the noise stream restarts from the seed",
-                        file=sys.stderr,
-                    )
-        return self._generator
-
-    def state_dict(self) -> dict[str, Any]:
-        if self._generator is None:
-            return self._pending or {}
-        return {"device": self._generator.device.type, "state": self._generator.get_state().tolist()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state:
-            self._pending, self._generator = dict(state), None
-
-
-class HeldOutLoss:
-    """The diffusion loss on held-out data at seeded t and noise: overall and per bucket of t."""
-
-    def __init__(self, parts: DiffusionParts, generator: torch.Generator):
-        self.parts, self.generator = parts, generator
-        self.per_t = parts.loss.loss_per_timestep(parts.schedule)
-        self.total, self.count = 0.0, 0
-
-    def update(self, model_fn: Callable[..., Tensor], x0: Tensor, **model_kwargs: Any) -> None:
-        """Add a batch x0 (B, C, H, W) in model space; ``model_fn(x_t, t, **model_kwargs)``."""
-        p, g = self.parts, self.generator
-        t = torch.randint(0, p.schedule.num_train_timesteps, (x0.shape[0],), generator=g)  # (B,)
-        noise = torch.randn(x0.shape, generator=g, dtype=x0.dtype)  # (B, C, H, W)
-        out = p.loss(
-            float_output(model_fn),
-            x0,
-            p.schedule,
-            t=t.to(x0.device),
-            noise=noise.to(x0.device),
-            update_history=False,
-            **model_kwargs,
-        )
-        self.per_t.update(out.t, out.per_sample)
-        self.total += float(out.per_sample.double().sum())
-        self.count += x0.shape[0]
-
-    def scores(self, predictor: str) -> dict[str, float]:
-        """``{predictor}/loss`` and ``{predictor}/loss_t{lo}-{hi}`` for each bucket of training steps."""
-        _, means, _ = self.per_t.compute()
-        scores = {f"{predictor}/loss": self.total / max(self.count, 1)}
-        for (lo, hi), mean in zip(bucket_ranges(self.per_t), means.tolist(), strict=True):
-            scores[f"{predictor}/loss_t{lo}-{hi}"] = mean
-        return scores
-
-    def figure(self) -> Tensor:
-        """The held-out loss over t as a (3, H, W) image in [0, 1]."""
-        centres, means, _ = self.per_t.compute()
-        name = self.parts.loss.options.target
-        return loss_curve_image(centres, means, f"held-out loss ({name} target)")
-
-
-def bucket_ranges(per_t: Any) -> Iterator[tuple[str, str]]:
-    """(first, last) training step of each bucket, zero-padded to the width of T - 1."""
-    T, K = per_t.num_train_timesteps, per_t.num_buckets
-    width = len(str(T - 1))
-    for k in range(K):
-        lo, hi = -(-k * T // K), -(-(k + 1) * T // K) - 1  # bucket of step s is s * K // T
-        yield f"{lo:0{width}d}", f"{hi:0{width}d}"
-
-
-def loss_curve_image(centres: Tensor, means: Tensor, title: str) -> Tensor:
-    """Loss per bucket of training steps, drawn with matplotlib (Agg, no display): (3, H, W) in [0, 1]."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.8, 3.2), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    keep = torch.isfinite(means)
-    ax.plot(centres[keep].numpy(), means[keep].numpy(), marker="o")
-    if bool(keep.any()) and bool((means[keep] > 0).all()):
-        ax.set_yscale("log")
-    ax.set_xlabel("training step t")
-    ax.set_ylabel("mean loss")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    canvas.draw()
-    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)
-    h, w = canvas.get_width_height()[::-1]
-    return rgba.reshape(h, w, 4)[..., :3].permute(2, 0, 1).float() / 255  # (3, H, W)
-
-
-# ----------------------------------------------------------------------------------------------
-# Small helpers
-# ----------------------------------------------------------------------------------------------
-
-
-def to_model_space(images: Tensor) -> Tensor:
-    """[0, 1] -> [-1, 1], where the diffusion runs."""
-    return images * 2 - 1
-
-
-def to_image(x: Tensor) -> Tensor:
-    """[-1, 1] -> [0, 1], clamped, float32."""
-    return ((x.float() + 1) / 2).clamp(0, 1)
-
-
-def float_output(model_fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """The model with its output in float32 (it may run under bf16/fp16 autocast)."""
-
-    def call(x: Tensor, t: Tensor, **kwargs: Any) -> Tensor:
-        return model_fn(x, t, **kwargs).float()
-
-    return call
-
-
-def model_device(model: nn.Module) -> torch.device:
-    param = next(iter(model.parameters()), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def image_grid(images: Tensor) -> Tensor:
-    """(K, C, H, W) in [0, 1] -> a near-square (3, H', W') grid, grey images as RGB."""
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1)
-    return grid(images, nrow=math.ceil(math.sqrt(images.shape[0])))
-
-
-def unit_noise(shape: tuple[int, ...], generator: torch.Generator | list[torch.Generator]) -> Tensor:
-    """Standard normal noise on the generator's device; a list of generators draws one sample each."""
-    if isinstance(generator, list | tuple):
-        if len(generator) != shape[0]:
-            raise ValueError(f"expected {shape[0]} generators, one per sample, got {len(generator)}")
-        return torch.stack([torch.randn(shape[1:], generator=g, device=g.device) for g in generator])
-    return torch.randn(shape, generator=generator, device=generator.device)
-
-
-def rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def derive_seed(seed: int, *parts: Any) -> int:
-    """A 63-bit seed from the recipe's seed and a purpose, so streams never overlap."""
-    text = "/".join(str(p) for p in (seed, *parts))
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") & (2**63 - 1)
-
-
-def eval_generator(seed: int, purpose: str) -> torch.Generator:
-    """A CPU generator for one eval purpose, the same at every eval."""
-    return torch.Generator().manual_seed(derive_seed(seed, "eval", purpose))
-
-
-def to_json(value: Any) -> Any:
-    """Tensors (any nesting of dicts / lists) -> JSON-able {"__tensor__": dtype, shape, data}."""
-    if isinstance(value, Tensor):
-        return {"__tensor__": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
-                "data": value.detach().cpu().flatten().tolist()}  # fmt: skip
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    return value
-
-
-def from_json(value: Any) -> Any:
-    """The inverse of ``to_json``; float64 values round-trip exactly (JSON keeps repr)."""
-    if isinstance(value, dict) and "__tensor__" in value:
-        dtype = getattr(torch, value["__tensor__"])
-        return torch.tensor(value["data"], dtype=dtype).reshape(value["shape"])
-    if isinstance(value, dict):
-        return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    return value

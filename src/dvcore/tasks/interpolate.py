@@ -40,24 +40,24 @@ import torch
 from torch import nn
 
 from dvcore.diffusion.samplers.base import Sampler, SampleResult, TrajectoryStep
-from dvcore.metrics import Metric
-from dvcore.options import ge, gt, opt
-from dvcore.recipe import Recipe, RecipeError
-from dvcore.registry import Registry, unknown_name_message
-from dvcore.tasks.base import EvalResult, Task
-from dvcore.tasks.generate import (
+from dvcore.diffusion.task_parts import (
     DiffusionParts,
     HeldOutLoss,
     NoiseSource,
-    eval_generator,
     float_output,
-    from_json,
     to_image,
-    to_json,
     to_model_space,
 )
+from dvcore.errors import RecipeError
+from dvcore.metrics import Metric
+from dvcore.options import ge, gt, opt
+from dvcore.recipe import Recipe
+from dvcore.registry import Registry, unknown_name_message
+from dvcore.seeding import eval_generator
+from dvcore.tasks.base import EvalResult, Task
 from dvcore.tasks.tiling import tiled_predict
 from dvcore.track.images import clip_grid
+from dvcore.train.checkpoint import from_json, to_json
 
 Tensor = torch.Tensor
 

@@ -238,3 +238,33 @@ def load_latest(directory: Path) -> Loaded | None:
     for line in failures:
         print(f"dvcore: warning: skipping corrupt checkpoint: {line}", file=sys.stderr)
     return found
+
+
+
+# ----------------------------------------------------------------------------------------------
+# JSON for the non-tensor state (a task's small tensors go into state.json this way)
+# ----------------------------------------------------------------------------------------------
+
+
+def to_json(value: Any) -> Any:
+    """Tensors (any nesting of dicts / lists) -> JSON-able {"__tensor__": dtype, shape, data}."""
+    if isinstance(value, torch.Tensor):
+        return {"__tensor__": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
+                "data": value.detach().cpu().flatten().tolist()}  # fmt: skip
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of ``to_json``; float64 values round-trip exactly (JSON keeps repr)."""
+    if isinstance(value, dict) and "__tensor__" in value:
+        dtype = getattr(torch, value["__tensor__"])
+        return torch.tensor(value["data"], dtype=dtype).reshape(value["shape"])
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
