@@ -1,15 +1,66 @@
-"""Movies of the denoising trajectory: x_t beside the predicted x0, every sampling step."""
+"""Movies of a trained run: frames of the denoising trajectory, written as GIF or MP4.
+
+- generation: per sampling step, a grid of x_t beside a grid of the predicted x0;
+- interpolation by diffusion: per step, one row per eval clip of context | x_t | predicted | target;
+- interpolation by regression: the eval clips played back, the prediction beside the true middle frame.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from dvcore.track.images import grid
+
+
+def run_movie_frames(
+    run: Any, num: int, sampler: Any, steps: int | None, seed: int, scale: int
+) -> list[np.ndarray]:
+    """The frames of ``dvcore movie`` for a loaded run (``dvcore.inference.LoadedRun``)."""
+    if run.recipe.task.name == "interpolate":
+        return interpolation_movie_frames(run, num, sampler, steps, seed, scale)
+    from dvcore.seeding import image_generator
+
+    result = run.task.sample(
+        run.model,
+        num,
+        generator=[image_generator(seed, i) for i in range(num)],
+        sampler=sampler,
+        num_steps=steps,
+        record=True,
+    )
+    return trajectory_frames(result.trajectory, result.timesteps, scale=scale)
+
+
+def interpolation_movie_frames(
+    run: Any, num: int, sampler: Any, steps: int | None, seed: int, scale: int
+) -> list[np.ndarray]:
+    """Eval clips: the diffusion trajectory of the middle frame, or (regression) the clips played back."""
+    from dvcore.tasks.interpolate import split_clip
+
+    eval_set = run.task.datasets()["eval"]
+    frames = torch.stack([eval_set[i]["frames"] for i in range(min(num, len(eval_set)))])  # (R, N, C, H, W)
+    context, target = split_clip(frames)
+    with torch.no_grad():
+        if getattr(run.task, "diffusion", None) is None:
+            return interpolation_playback_frames(
+                frames, run.task.predict(run.model, context).clamp(0, 1), scale
+            )
+        generator = torch.Generator().manual_seed(seed)
+        result = run.task.sample_middle(
+            run.model, context, generator=generator, sampler=sampler, num_steps=steps, record=True
+        )
+    return interpolation_trajectory_frames(context, result.trajectory, target, result.timesteps, scale)
+
+
+def frames_as_images(frames: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
+    """(H, W, 3) uint8 frames -> one ``{"trajectory": (3, H, W) in [0, 1]}`` per frame, for a tracker."""
+    return [{"trajectory": torch.from_numpy(f.copy()).permute(2, 0, 1) / 255.0} for f in frames]
 
 
 def trajectory_frames(trajectory, timesteps: torch.Tensor, scale: int = 1) -> list[np.ndarray]:

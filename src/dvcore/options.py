@@ -14,6 +14,7 @@ floats finite, text without control characters, the same for every item of a lis
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -172,3 +173,27 @@ def existing_path(_inst: Any, _attr: Any, value: Any) -> None:
 
 def doc_of(attribute: attrs.Attribute[Any]) -> str:
     return attribute.metadata.get("doc", "")
+
+
+def describe_options(options_cls: type) -> list[dict[str, Any]]:
+    """Each field of an options class: name, type, default ("(required)" when none) and doc."""
+    out = []
+    for field in attrs.fields(attrs.resolve_types(options_cls)):
+        if field.default is attrs.NOTHING:
+            default: Any = "(required)"
+        elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            default = field.default.factory()
+        else:
+            default = field.default
+        out.append(
+            {"name": field.name, "type": _type_name(field.type), "default": default, "doc": doc_of(field)}
+        )
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    if tp is None:
+        return "?"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return str(tp).replace("typing.", "")

@@ -1,0 +1,250 @@
+"""`dvcore eval`: score generated images, make reference statistics, evaluate trained runs.
+
+- ``gen``: FID / KID / IS of a folder (or npz) of generated images against a reference;
+- ``stats``: the reference statistics of a set of images, computed once;
+- ``interp``: per-clip PSNR / SSIM of an interpolation run beside the copy and blend baselines;
+- ``loss-per-t``: a diffusion run's held-out loss in buckets of t.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dvcore.commands.common import (
+    batch_size_option,
+    ema_option,
+    fail,
+    features_option,
+    load_run,
+    reading,
+    registry,
+    run_dir_argument,
+    seed_option,
+    track_option,
+    weights_option,
+)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Score samples (FID, KID, IS), make reference statistics, evaluate interpolation runs."""
+
+
+def _feature_options(features: str | None, weights: str | None, batch_size: int) -> dict[str, Any]:
+    options: dict[str, Any] = {"batch_size": batch_size}
+    if features:
+        options["features"] = features
+    if weights:
+        options["weights"] = weights
+    return options
+
+
+def _has_field(kind: str, name: str, field: str) -> bool:
+    if (kind, name) not in registry():
+        return False
+    return field in attrs.fields_dict(registry().get(kind, name).options)
+
+
+@eval_group.command("gen")
+@click.argument("samples", type=click.Path(path_type=Path))
+@click.option(
+    "--ref",
+    "reference",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Reference images (folder or npz of images) or statistics (.npz from `dvcore eval stats`).",
+)
+@click.option("--metric", "metric_names", multiple=True, default=("fid", "kid"), show_default=True)
+@features_option
+@weights_option
+@batch_size_option(64)
+@click.option("--json", "as_json", is_flag=True)
+def eval_gen(
+    samples: Path,
+    reference: Path,
+    metric_names: tuple[str, ...],
+    features: str | None,
+    weights: str | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Score generated SAMPLES (a folder of images or an npz) against a reference."""
+    from dvcore.evaluation import build_metrics, check_source, count_images, is_stats_file, score_sets
+
+    problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")
+    if problems:
+        fail(problems, "the arguments")
+    options = _feature_options(features, weights, batch_size)
+    is_stats = reference.suffix == ".npz" and is_stats_file(reference)
+    metrics = {}
+    try:
+        with reading("the metric options"):
+            for name in metric_names:
+                wants_ref = is_stats and _has_field("metric", name, "reference")
+                extra = {"reference": str(reference)} if wants_ref else {}
+                metrics.update(build_metrics([name], {**options, **extra}, registry()))
+    except (FileNotFoundError, ValueError) as exc:
+        fail([str(exc)], str(reference))
+    scores = score_sets(samples, reference, metrics, batch_size)
+    if as_json:
+        click.echo(json.dumps(scores))
+        return
+    table = Table(title=f"{samples} ({count_images(samples)} images) vs {reference}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in scores.items():
+        table.add_row(name, f"{value:.6g}")
+    Console().print(table)
+
+
+@eval_group.command("stats")
+@click.argument("images", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Statistics file (.npz).")
+@click.option(
+    "--metric",
+    "metric_name",
+    default="fid",
+    show_default=True,
+    help="fid: mean + covariance; kid: also the raw features (serves FID too).",
+)
+@features_option
+@weights_option
+@batch_size_option(64)
+def eval_stats(
+    images: Path, out: Path, metric_name: str, features: str | None, weights: str | None, batch_size: int
+) -> None:
+    """Compute reference statistics of IMAGES once (folder or npz) for later `dvcore eval gen --ref`."""
+    from dvcore.evaluation import build_metrics, check_source, image_batches
+
+    problems = check_source(images, "IMAGES")
+    if problems:
+        fail(problems, "the arguments")
+    with reading("the metric options"):
+        options = _feature_options(features, weights, batch_size)
+        (metric,) = build_metrics([metric_name], options, registry()).values()
+    if not hasattr(metric, "save_reference"):
+        fail(
+            [f"--metric {metric_name}: has no reference statistics (not a set-level metric)"], "the arguments"
+        )
+    count = 0
+    for batch in image_batches(images, batch_size):
+        metric.update(None, batch)
+        count += len(batch)
+    metric.save_reference(out)
+    click.echo(f"{out}: reference statistics of {count} images ({metric_name})")
+
+
+@eval_group.command("interp")
+@run_dir_argument
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for per_clip.csv and summary.json.")
+@click.option(
+    "--metric", "metric_names", multiple=True, default=("psnr", "psnr_uint8", "ssim"), show_default=True
+)
+@click.option(
+    "--samples", "samples_per_clip", type=click.IntRange(min=1), help="Diffusion: samples per clip."
+)
+@click.option("--max-samples", type=click.IntRange(min=1), help="Evaluate on the first N eval clips.")
+@batch_size_option(32)
+@ema_option
+@seed_option
+def eval_interp(
+    run_dir: Path,
+    out: Path | None,
+    metric_names: tuple[str, ...],
+    samples_per_clip: int | None,
+    max_samples: int | None,
+    batch_size: int,
+    ema: bool | None,
+    seed: int,
+) -> None:
+    """PSNR (float and uint8) and SSIM per eval clip for an interpolation run, beside copy and blend."""
+    from dvcore.evaluation import interpolation_scores, summarize, write_csv
+
+    run = load_run(run_dir, ema, "cpu")
+    unknown = [n for n in metric_names if ("metric", n) not in registry()]
+    problems = [f"--metric: unknown metric {n!r}" for n in unknown]
+    if run.recipe.task.name != "interpolate":
+        problems.append(f"{run_dir}: not an interpolation run (task {run.recipe.task.name!r})")
+    if problems:
+        fail(problems, str(run_dir))
+    rows = interpolation_scores(
+        run,
+        list(metric_names),
+        registry(),
+        samples_per_clip=samples_per_clip or run.task.options.samples_per_clip,
+        max_samples=max_samples,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    summary = summarize(rows, list(metric_names))
+    out = out or run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "per_clip.csv")
+    (out / "summary.json").write_text(
+        json.dumps({"step": run.step, "weights": run.weights, **summary}, indent=2)
+    )
+    _print_interp_table(run, rows, summary, metric_names)
+    click.echo(f"{out / 'per_clip.csv'}, {out / 'summary.json'}")
+
+
+def _print_interp_table(
+    run: Any, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], metric_names: tuple[str, ...]
+) -> None:
+    title = f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)"
+    table = Table(title=title)
+    table.add_column("predictor")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    for predictor, values in summary.items():
+        cells = [
+            f"{values[n]:.4f}" + (f" ± {values[n + '_std']:.4f}" if values[n + "_std"] else "")
+            for n in metric_names
+        ]
+        table.add_row(predictor, *cells)
+    Console().print(table)
+
+
+@eval_group.command("loss-per-t")
+@run_dir_argument
+@click.option("--buckets", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for loss_per_t.csv and .png.")
+@click.option("--max-samples", type=click.IntRange(min=1), help="Use the first N eval samples.")
+@batch_size_option(64)
+@ema_option
+@seed_option
+@track_option
+def eval_loss_per_t(
+    run_dir: Path,
+    buckets: int,
+    out: Path | None,
+    max_samples: int | None,
+    batch_size: int,
+    ema: bool | None,
+    seed: int,
+    track: bool,
+) -> None:
+    """The trained model's held-out loss in buckets of t: CSV, PNG plot, and the run's tracker."""
+    from dvcore.evaluation import loss_per_timestep, write_loss_per_t_csv
+    from dvcore.sampling import save_png
+    from dvcore.track.run_tracker import log_images_to_run
+
+    run = load_run(run_dir, ema, "cpu", overrides=(f"loss.loss_buckets={buckets}",))
+    with reading(run_dir):
+        held_out = loss_per_timestep(run, max_samples=max_samples, batch_size=batch_size, seed=seed)
+    out = out or run_dir / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    write_loss_per_t_csv(held_out, out / "loss_per_t.csv")
+    figure = held_out.figure()
+    save_png(figure, out / "loss_per_t.png")
+    if track:
+        log_images_to_run(run, [{"loss_per_t": figure}], [("loss_per_t", run.step)], registry())
+    click.echo(
+        f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples"
+    )
