@@ -34,6 +34,7 @@ from dvcore.diffusion.samplers.base import (
 from dvcore.diffusion.samplers.base import Sampler as SamplerBase
 from dvcore.diffusion.schedules import Schedule as BetaSchedule
 from dvcore.diffusion.spacing import spaced_timesteps
+from dvcore.errors import RecipeError
 from dvcore.hookspecs import hookimpl
 from dvcore.metrics import MeanMetric
 from dvcore.metrics import Metric as MetricBase
@@ -77,7 +78,6 @@ from dvcore.protocols import (
     Tracker,
     TrackerFactory,
 )
-from dvcore.recipe import RecipeError
 from dvcore.registry import KINDS, NoOptions, Registrar
 from dvcore.tasks.base import EvalResult
 from dvcore.tasks.base import Task as TaskBase
