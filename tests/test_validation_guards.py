@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from dvcore import preflight
 from dvcore import recipe as recipes
 from dvcore.cli import main
+from dvcore.errors import RecipeError
 from dvcore.options import gt, opt
-from dvcore.recipe import RecipeError
 from dvcore.registry import Registrar, Registry
 
 

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from dvcore.atomic import write_text_atomic
-from dvcore.recipe import RecipeError
+from dvcore.errors import RecipeError
 
 RECIPE_FILE = "recipe.toml"
 SUMMARY_FILE = "summary.json"

@@ -240,7 +240,6 @@ def load_latest(directory: Path) -> Loaded | None:
     return found
 
 
-
 # ----------------------------------------------------------------------------------------------
 # JSON for the non-tensor state (a task's small tensors go into state.json this way)
 # ----------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
-"""The training loop, readable top to bottom.
+"""The training loop, readable top to bottom (``Trainer.fit``, in the manner of nanoGPT's train.py).
 
-One optimizer step: k micro-batches (forward under autocast, loss, backward) ->
-unscale -> clip -> skip if non-finite -> optimizer step -> EMA -> log -> maybe
-eval -> maybe checkpoint -> stop if a signal asked for it. The loop owns the
-optimizer, LR schedule, GradScaler, EMA, data loader position and RNGs, so a run
-stopped at step k and resumed from its checkpoint continues bit-exactly (CPU).
+One optimizer step is a sequence of named phases:
+
+    _set_lr -> _micro_batches (k forward/backward under autocast) -> _optimizer_step (unscale,
+    clip, skip if non-finite, step, EMA) -> _check_diverged -> _log -> _maybe_eval ->
+    _maybe_checkpoint -> _maybe_stop (a signal asked for it)
+
+The loop owns the optimizer, LR schedule, GradScaler, EMA, data loader position and RNGs, so a
+run stopped at step k and resumed from its checkpoint continues bit-exactly (CPU).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 
@@ -66,6 +70,14 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process RSS)
+
+
+@attrs.define
+class _LogWindow:
+    """The steps since the last log line and when it was written (for samples/s)."""
+
+    start: float = attrs.field(factory=time.perf_counter)
+    steps: int = 0
 
 
 class Trainer:
@@ -129,6 +141,7 @@ class Trainer:
         self.eval_set = Head(splits["eval"], recipe.eval.max_samples)
         self.step = 0
         self.skipped_steps = 0
+        self.consecutive_bad = 0  # non-finite steps in a row; max_nonfinite of them end the run
         self.progress_enabled = progress and self.dist.is_main
         self.last_eval: EvalResult | None = None
 
@@ -137,99 +150,130 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
 
     def fit(self) -> EvalResult:
-        cfg = self.cfg
-        progress = TrainProgress(
-            self.max_steps, start=self.step, every=cfg.log_every, enabled=self.progress_enabled
+        """Train to ``max_steps``, then evaluate and checkpoint; returns the final evaluation."""
+        self.progress = TrainProgress(
+            self.max_steps, start=self.step, every=self.cfg.log_every, enabled=self.progress_enabled
         )
+        self._window = _LogWindow()
         batches = self._batches()
-        samples_per_step = cfg.batch_size * cfg.grad_accum * self.dist.world_size
-        consecutive_bad, t_log, steps_since_log = 0, time.perf_counter(), 0
         try:
             with StopRequest() as stop:
                 while self.step < self.max_steps:
                     t_step = time.perf_counter()
-                    lr = lr_at(self.step, cfg, self.max_steps)
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = lr
-
-                    # forward/backward over k micro-batches; DDP syncs gradients on the last one only
-                    self.step_model.train()
-                    loss_sum = torch.zeros((), device=self.device)
-                    extras: dict[str, float] = {}
-                    for micro in range(cfg.grad_accum):
-                        batch = to_device(next(batches), self.device, cfg.channels_last)
-                        last = micro == cfg.grad_accum - 1
-                        no_sync = self.dist.enabled and not last and hasattr(self.step_model, "no_sync")
-                        with (
-                            self.step_model.no_sync() if no_sync else contextlib.nullcontext(),
-                            self._autocast(),
-                        ):
-                            loss, extras = self.task.training_loss(self.step_model, batch)
-                        self.scaler.scale(loss / cfg.grad_accum).backward()
-                        loss_sum += loss.detach().float()
-                    loss_value = loss_sum / cfg.grad_accum
-
-                    # clip, then step unless something is not finite
-                    self.scaler.unscale_(self.optimizer)
-                    max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
-                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-                    finite = bool(torch.isfinite(loss_value)) and (
-                        self.scaler.is_enabled() or bool(torch.isfinite(grad_norm))
-                    )
-                    if distributed.any_rank(not finite, self.dist):
-                        self.skipped_steps += 1
-                        consecutive_bad += 1
-                        self.optimizer.zero_grad(set_to_none=True)
-                        if self.scaler.is_enabled():
-                            self.scaler.update()
-                    else:
-                        consecutive_bad = 0
-                        self.scaler.step(self.optimizer)
-                        self.scaler.update()
-                        self.optimizer.zero_grad(set_to_none=True)
-                        if self.ema is not None and (self.step + 1) % cfg.ema.every == 0:
-                            self.ema.update(self.model)
+                    lr = self._set_lr()
+                    loss, extras = self._micro_batches(batches)
+                    grad_norm = self._optimizer_step(loss)
                     self.step += 1
-                    steps_since_log += 1
-                    if consecutive_bad >= cfg.max_nonfinite:
-                        path = self.save_checkpoint()  # the weights are still the last good ones
-                        raise TrainingDiverged(
-                            f"{consecutive_bad} consecutive steps with a non-finite loss or gradient "
-                            f"(the last at step {self.step}); the last good state is in {path}"
-                        )
-
-                    if self.step % cfg.log_every == 0 or self.step == self.max_steps:
-                        now = time.perf_counter()
-                        scalars = {
-                            "loss": loss_value.item(),
-                            "lr": lr,
-                            "grad_norm": grad_norm.item(),
-                            "samples_per_s": samples_per_step * steps_since_log / max(now - t_log, 1e-9),
-                            "step_time_s": now - t_step,
-                            "peak_memory_mb": peak_memory_mb(self.device),
-                            "skipped_steps": self.skipped_steps,
-                        }
-                        if self.scaler.is_enabled():
-                            scalars["grad_scale"] = self.scaler.get_scale()
-                        self.tracker.log_scalars({**scalars, **extras}, self.step, context="train")
-                        progress.update(self.step, scalars["loss"], scalars["samples_per_s"])
-                        t_log, steps_since_log = now, 0
-                    if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < self.max_steps:
-                        self.evaluate()
-                    if (
-                        cfg.checkpoint_every
-                        and self.step % cfg.checkpoint_every == 0
-                        and self.step < self.max_steps
-                    ):
-                        self.save_checkpoint()
-                    if distributed.any_rank(stop.requested, self.dist) and self.step < self.max_steps:
-                        path = self.save_checkpoint()
-                        raise TrainingStopped(self.step, path, stop.signal or 0)
+                    self._window.steps += 1
+                    self._check_diverged()
+                    self._log(loss, lr, grad_norm, extras, t_step)
+                    self._maybe_eval()
+                    self._maybe_checkpoint()
+                    self._maybe_stop(stop)
         finally:
-            progress.close()
+            self.progress.close()
         result = self.evaluate()
         self.save_checkpoint()
         return result
+
+    # -- the phases of one step, in order ---------------------------------------------------------
+
+    def _set_lr(self) -> float:
+        lr = lr_at(self.step, self.cfg, self.max_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _micro_batches(self, batches: Iterator[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Forward and backward over ``grad_accum`` micro-batches; the mean loss and the last extras.
+
+        Under DDP the gradients are synchronised on the last micro-batch only.
+        """
+        cfg = self.cfg
+        self.step_model.train()
+        loss_sum = torch.zeros((), device=self.device)
+        extras: dict[str, Any] = {}
+        for micro in range(cfg.grad_accum):
+            batch = to_device(next(batches), self.device, cfg.channels_last)
+            last = micro == cfg.grad_accum - 1
+            no_sync = self.dist.enabled and not last and hasattr(self.step_model, "no_sync")
+            with self.step_model.no_sync() if no_sync else contextlib.nullcontext(), self._autocast():
+                loss, extras = self.task.training_loss(self.step_model, batch)
+            self.scaler.scale(loss / cfg.grad_accum).backward()
+            loss_sum += loss.detach().float()
+        return loss_sum / cfg.grad_accum, extras
+
+    def _optimizer_step(self, loss: torch.Tensor) -> torch.Tensor:
+        """Unscale, clip, then step (and update the EMA) unless the loss or a gradient is not finite.
+
+        Returns the gradient norm before clipping. A skipped step zeroes the gradients and counts
+        in ``skipped_steps``; with fp16 the scaler still lowers its scale.
+        """
+        cfg = self.cfg
+        self.scaler.unscale_(self.optimizer)
+        max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        finite = bool(torch.isfinite(loss)) and (self.scaler.is_enabled() or bool(torch.isfinite(grad_norm)))
+        if distributed.any_rank(not finite, self.dist):
+            self.skipped_steps += 1
+            self.consecutive_bad += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler.is_enabled():
+                self.scaler.update()
+            return grad_norm
+        self.consecutive_bad = 0
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None and (self.step + 1) % cfg.ema.every == 0:
+            self.ema.update(self.model)
+        return grad_norm
+
+    def _check_diverged(self) -> None:
+        if self.consecutive_bad >= self.cfg.max_nonfinite:
+            path = self.save_checkpoint()  # the weights are still the last good ones
+            raise TrainingDiverged(
+                f"{self.consecutive_bad} consecutive steps with a non-finite loss or gradient "
+                f"(the last at step {self.step}); the last good state is in {path}"
+            )
+
+    def _log(
+        self, loss: torch.Tensor, lr: float, grad_norm: torch.Tensor, extras: dict[str, Any], t_step: float
+    ) -> None:
+        """Every ``log_every`` steps and at the last: training scalars to the tracker and progress."""
+        if not (self.step % self.cfg.log_every == 0 or self.step == self.max_steps):
+            return
+        now, window = time.perf_counter(), self._window
+        samples_per_step = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
+        scalars = {
+            "loss": loss.item(),
+            "lr": lr,
+            "grad_norm": grad_norm.item(),
+            "samples_per_s": samples_per_step * window.steps / max(now - window.start, 1e-9),
+            "step_time_s": now - t_step,
+            "peak_memory_mb": peak_memory_mb(self.device),
+            "skipped_steps": self.skipped_steps,
+        }
+        if self.scaler.is_enabled():
+            scalars["grad_scale"] = self.scaler.get_scale()
+        self.tracker.log_scalars({**scalars, **extras}, self.step, context="train")
+        self.progress.update(self.step, scalars["loss"], scalars["samples_per_s"])
+        window.start, window.steps = now, 0
+
+    def _maybe_eval(self) -> None:
+        every = self.cfg.eval_every
+        if every and self.step % every == 0 and self.step < self.max_steps:
+            self.evaluate()
+
+    def _maybe_checkpoint(self) -> None:
+        every = self.cfg.checkpoint_every
+        if every and self.step % every == 0 and self.step < self.max_steps:
+            self.save_checkpoint()
+
+    def _maybe_stop(self, stop: StopRequest) -> None:
+        if distributed.any_rank(stop.requested, self.dist) and self.step < self.max_steps:
+            path = self.save_checkpoint()
+            raise TrainingStopped(self.step, path, stop.signal or 0)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
