@@ -73,4 +73,7 @@ def build_loader(
         node = PinMemory(node)
     if prefetch > 0:
         node = Prefetcher(node, prefetch_factor=prefetch)
-    return Loader(node, restart_on_stop_iteration=True)
+    # restart_on_stop_iteration=True peeks one batch ahead after a restore and counts it twice
+    # (num_yielded grew by one per resume); a restored position at the very end of an epoch
+    # instead gives one empty pass, and the caller's next pass starts the next epoch.
+    return Loader(node, restart_on_stop_iteration=False)

@@ -281,9 +281,20 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _batches(self) -> Iterator[dict[str, Any]]:
-        """Batches forever, epoch after epoch; the loader keeps its own position for checkpoints."""
-        while True:
-            yield from self.loader
+        """Batches forever, epoch after epoch; the loader keeps its own position for checkpoints.
+
+        A pass may be empty once (a position restored at the very end of an epoch); two empty
+        passes in a row mean the split gives no batch at all, which would loop for ever.
+        """
+        empty = 0
+        while empty < 2:
+            empty += 1
+            for batch in self.loader:
+                empty = 0
+                yield batch
+        raise RuntimeError(
+            f"the train split gives no batch of {self.cfg.batch_size} (drop_last) in a whole epoch"
+        )
 
     # ------------------------------------------------------------------------------------------
     # Evaluation (rank 0; the others wait)
