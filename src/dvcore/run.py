@@ -188,11 +188,11 @@ def provenance(registry: Registry) -> dict[str, Any]:
 
 
 class RunFailed(Exception):
-    """A run ended by an error at run time; the traceback is in ``log``. Exit code 1."""
+    """A run ended by an error at run time (after ``step`` steps); the traceback is in ``log``. Exit code 1."""
 
-    def __init__(self, line: str, log: Path | None):
-        self.line, self.log = line, log
-        super().__init__(line)
+    def __init__(self, line: str, step: int, log: Path | None):
+        self.line, self.step, self.log = line, step, log
+        super().__init__(f"run failed at step {step}: {line}")
 
 
 # Keys a resume may change: when and what is logged, evaluated and kept, and for how long it trains.
@@ -360,7 +360,7 @@ def execute(
         raise
     except Exception as exc:
         status, error = "failed", _one_line(exc)
-        raise RunFailed(error, _error_log(run_dir, dist_info.is_main)) from exc
+        raise RunFailed(error, trainer.step, _error_log(run_dir, dist_info.is_main)) from exc
     finally:
         try:
             tracker.close()
@@ -389,7 +389,7 @@ def execute(
                     f"dvcore: warning: cannot write {run_dir / rundir.SUMMARY_FILE}: {exc}", file=sys.stderr
                 )
     if status == "failed":  # the tracker failed to close: the run's record may be incomplete
-        raise RunFailed(error or "failed", None)
+        raise RunFailed(error or "failed", trainer.step, None)
     return summary
 
 
