@@ -48,8 +48,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import attrs
 import torch
 
 from dvcore.diffusion.prediction import check_prediction_type, eps_from, x0_from
@@ -258,8 +259,12 @@ def dynamic_threshold(x0: Tensor, ratio: float, max_value: float | None) -> Tens
 
 
 # ----------------------------------------------------------------------------------------------
-# Option fields every sampler has: processing of the predicted x0
+# Options every sampler has: where the steps go, and how the predicted x0 is processed
 # ----------------------------------------------------------------------------------------------
+
+
+def spacing_field(default: str) -> Any:
+    return opt(default, "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)")
 
 
 def clip_sample_field(default: bool) -> Any:
@@ -280,3 +285,20 @@ def thresholding_ratio_field() -> Any:
 
 def thresholding_max_field() -> Any:
     return opt(None, "upper bound of the threshold; unset = none (Imagen)", ge(1))
+
+
+@attrs.frozen
+class SamplerOptions:
+    """The options every sampler shares; a sampler's options class subclasses it and adds its own.
+
+    A subclass changes a default by declaring the field again with the helper above, e.g.
+    ``clip_sample: bool = clip_sample_field(True)``.
+    """
+
+    timestep_spacing: Literal["linspace", "leading", "trailing"] = spacing_field("linspace")
+    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
+    clip_sample: bool = clip_sample_field(False)
+    clip_sample_range: float = clip_sample_range_field()
+    thresholding: bool = thresholding_field()
+    thresholding_ratio: float = thresholding_ratio_field()
+    thresholding_max: float | None = thresholding_max_field()

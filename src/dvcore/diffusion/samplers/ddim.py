@@ -26,11 +26,9 @@ from dvcore.diffusion.samplers.base import (
     Generator,
     Grid,
     Sampler,
+    SamplerOptions,
     clip_sample_field,
-    clip_sample_range_field,
-    thresholding_field,
-    thresholding_max_field,
-    thresholding_ratio_field,
+    spacing_field,
 )
 from dvcore.diffusion.schedules import Schedule
 from dvcore.diffusion.spacing import spaced_timesteps
@@ -40,20 +38,13 @@ Tensor = torch.Tensor
 
 
 @attrs.frozen
-class DDIMOptions:
+class DDIMOptions(SamplerOptions):
     """Denoising diffusion implicit models: deterministic (eta = 0) to DDPM-like (eta = 1)."""
 
     eta: float = opt(0.0, "stochasticity: 0 = deterministic DDIM, 1 = DDPM posterior variance", ge(0), le(1))
-    timestep_spacing: Literal["linspace", "leading", "trailing"] = opt(
-        "trailing", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
-    )
-    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
+    timestep_spacing: Literal["linspace", "leading", "trailing"] = spacing_field("trailing")
     set_alpha_to_one: bool = opt(True, "the last step goes to alpha_bar = 1 (else to alpha_bar of step 0)")
     clip_sample: bool = clip_sample_field(True)
-    clip_sample_range: float = clip_sample_range_field()
-    thresholding: bool = thresholding_field()
-    thresholding_ratio: float = thresholding_ratio_field()
-    thresholding_max: float | None = thresholding_max_field()
     eps_from_clipped_x0: bool = opt(
         False, "recompute eps from the clipped x0 (diffusers' use_clipped_model_output); else the model's eps"
     )

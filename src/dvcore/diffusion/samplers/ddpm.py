@@ -30,35 +30,26 @@ from dvcore.diffusion.samplers.base import (
     Generator,
     Grid,
     Sampler,
+    SamplerOptions,
     clip_sample_field,
-    clip_sample_range_field,
-    thresholding_field,
-    thresholding_max_field,
-    thresholding_ratio_field,
+    spacing_field,
 )
 from dvcore.diffusion.schedules import Schedule
 from dvcore.diffusion.spacing import spaced_timesteps
-from dvcore.options import ge, opt
+from dvcore.options import opt
 
 Tensor = torch.Tensor
 
 
 @attrs.frozen
-class DDPMOptions:
+class DDPMOptions(SamplerOptions):
     """Ancestral sampling from the DDPM posterior."""
 
     variance: Literal["fixed_small", "fixed_large", "learned_range"] = opt(
         "fixed_small", "step variance: posterior (small), beta (large), or learned from 2C model channels"
     )
-    timestep_spacing: Literal["linspace", "leading", "trailing"] = opt(
-        "trailing", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
-    )
-    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
+    timestep_spacing: Literal["linspace", "leading", "trailing"] = spacing_field("trailing")
     clip_sample: bool = clip_sample_field(True)
-    clip_sample_range: float = clip_sample_range_field()
-    thresholding: bool = thresholding_field()
-    thresholding_ratio: float = thresholding_ratio_field()
-    thresholding_max: float | None = thresholding_max_field()
 
 
 class DDPMSampler(Sampler):

@@ -30,11 +30,7 @@ from dvcore.diffusion.samplers.base import (
     Generator,
     Grid,
     Sampler,
-    clip_sample_field,
-    clip_sample_range_field,
-    thresholding_field,
-    thresholding_max_field,
-    thresholding_ratio_field,
+    SamplerOptions,
 )
 from dvcore.diffusion.schedules import Schedule
 from dvcore.diffusion.spacing import spaced_timesteps
@@ -44,7 +40,7 @@ Tensor = torch.Tensor
 
 
 @attrs.frozen
-class DPMSolverOptions:
+class DPMSolverOptions(SamplerOptions):
     """DPM-Solver++ multistep (2M)."""
 
     solver_order: int = opt(2, "1 = DDIM-equivalent first order, 2 = DPM-Solver++(2M)", ge(1), le(2))
@@ -52,15 +48,6 @@ class DPMSolverOptions:
     final_sigma: Literal["zero", "sigma_min"] = opt(
         "zero", "the last step ends at sigma 0 (clean) or at the sigma of training step 0"
     )
-    timestep_spacing: Literal["linspace", "leading", "trailing"] = opt(
-        "linspace", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
-    )
-    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
-    clip_sample: bool = clip_sample_field(False)
-    clip_sample_range: float = clip_sample_range_field()
-    thresholding: bool = thresholding_field()
-    thresholding_ratio: float = thresholding_ratio_field()
-    thresholding_max: float | None = thresholding_max_field()
 
 
 class DPMSolverSampler(Sampler):

@@ -18,7 +18,6 @@ EulerDiscreteScheduler / HeunDiscreteScheduler with ``scale_model_input``.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import attrs
 import torch
@@ -28,34 +27,21 @@ from dvcore.diffusion.samplers.base import (
     Generator,
     Grid,
     Sampler,
-    clip_sample_field,
-    clip_sample_range_field,
-    thresholding_field,
-    thresholding_max_field,
-    thresholding_ratio_field,
+    SamplerOptions,
 )
 from dvcore.diffusion.schedules import Schedule
 from dvcore.diffusion.spacing import sigma_grid
-from dvcore.options import ge, gt, opt
+from dvcore.options import gt, opt
 
 Tensor = torch.Tensor
 
 
 @attrs.frozen
-class KarrasOptions:
+class KarrasOptions(SamplerOptions):
     """Euler / Heun over sigmas."""
 
-    timestep_spacing: Literal["linspace", "leading", "trailing"] = opt(
-        "linspace", "how sampling steps are placed among the training steps (Lin et al. 2023, table 2)"
-    )
-    steps_offset: int = opt(0, "added to every timestep with leading spacing", ge(0))
     use_karras_sigmas: bool = opt(False, "place sigmas by Karras et al. 2022, eq. 5 (rho spacing)")
     karras_rho: float = opt(7.0, "rho of the Karras spacing", gt(0))
-    clip_sample: bool = clip_sample_field(False)
-    clip_sample_range: float = clip_sample_range_field()
-    thresholding: bool = thresholding_field()
-    thresholding_ratio: float = thresholding_ratio_field()
-    thresholding_max: float | None = thresholding_max_field()
 
 
 class _SigmaSampler(Sampler):
