@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dvcore.errors import RecipeError
+from dvcore.recipe import RecipeError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -108,11 +108,10 @@ DESCRIPTIONS: dict[type, tuple[str, str]] = {
 }
 
 
-def require(task: Any, capability: type, *, command: str, name: str, origin: str, source: str) -> None:
+def require(task: Any, capability: type, *, command: str, name: str, origin: str) -> None:
     """Raise ``RecipeError`` (one line, exit code 2) unless ``task`` has ``capability``.
 
-    ``name`` is the task's name in the recipe, ``origin`` its distribution (and version),
-    ``source`` the run directory or recipe the error is about.
+    ``name`` is the task's name in the recipe, ``origin`` its distribution (and version).
     """
     if isinstance(task, capability):
         return
@@ -121,7 +120,5 @@ def require(task: Any, capability: type, *, command: str, name: str, origin: str
         [
             f"dvcore {command}: task {name!r} of {origin} cannot {what} "
             f"(it has no {method}(); see dvcore.tasks.capabilities.{capability.__name__})"
-        ],
-        source,
+        ]
     )
-
