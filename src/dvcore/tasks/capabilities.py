@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dvcore.recipe import RecipeError
+from dvcore.errors import RecipeError
 
 if TYPE_CHECKING:
     import numpy as np
