@@ -61,9 +61,34 @@ class PatchInterpolatorOptions:
         2, "conv head: 2 = tokens draw a 2x map that a stride-2 conv brings back (the notes); 1 = at 1x"
     )
     conv_head_channels: int = opt(32, "conv head: channels of the map the tokens draw", gt(0))
-    residual: bool = opt(False, "predict the residual over the mean of the prior frames (speeds training)")
+    residual: bool = opt(False, "predict the residual over a prior (see prior; speeds training)")
     prior_frames: list[int] | None = opt(
-        None, "residual: frames averaged into the prior; unset = the middle two (even count)", each(ge(0))
+        None, "residual: the frames the prior is made from; unset = the middle two (even count)", each(ge(0))
+    )
+    prior: Literal["blend", "flow"] = opt(
+        "blend",
+        "residual: what the output corrects: blend = the mean of prior_frames; flow = optical-flow "
+        "interpolation between the two prior_frames (the flow baseline, OpenCV DIS)",
+    )
+    warped_inputs: bool = opt(
+        False, "prior = flow: the two prior frames warped to the target time join the input as two frames"
+    )
+    flow_preset: Literal["ultrafast", "fast", "medium"] = opt(
+        "medium", "prior = flow: OpenCV DIS preset (speed against accuracy)"
+    )
+    value_range: list[float] = opt(
+        attrs.NOTHING,
+        "[low, high] of the frames' values, for the flow prior ([0, 1] in regression, [-1, 1] in diffusion)",
+        factory=lambda: [0.0, 1.0],
+    )
+    scales: int = opt(
+        1,
+        "coarse to fine: predict at 1/2^(scales-1) resolution, then correct at each finer scale (a "
+        "window at scale k sees 2^k times the motion)",
+        ge(1),
+    )
+    shared_scales: bool = opt(
+        False, "scales > 1: one set of weights for every scale (told the scale); false = weights per scale"
     )
     window_chunk: int | None = opt(None, "windows run at once, to bound memory; unset = all", gt(0))
 
@@ -92,6 +117,20 @@ class PatchInterpolatorOptions:
                 "token_patch",
                 f"expected a divisor of the margin (src_field - tgt_field) / 2 = {(src - tgt) // 2}, got {p}",
             )
+        if self.prior == "flow" and not (self.residual or self.warped_inputs):
+            yield "prior", "'flow' is used with residual = true or warped_inputs = true; neither is set"
+        if self.warped_inputs and self.prior != "flow":
+            yield (
+                "warped_inputs",
+                f"expected prior = 'flow' (the warps come from its flow), got {self.prior!r}",
+            )
+        if self.prior == "flow" and self.prior_frames is not None and len(self.prior_frames) != 2:
+            yield (
+                "prior_frames",
+                f"expected two frames to interpolate between (prior = 'flow'), got {self.prior_frames}",
+            )
+        if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
+            yield "value_range", f"expected [low, high] with low < high, got {self.value_range!r}"
         # Compared in logs: a huge frame_channels must not build (or print) a huge integer.
         if self.tokens == "quantized" and self.frame_channels * math.log(self.quant_levels) > math.log(
             MAX_CODES

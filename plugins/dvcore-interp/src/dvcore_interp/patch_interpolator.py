@@ -21,6 +21,7 @@ from torch import nn
 
 from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
 from dvcore_interp.options import PatchInterpolatorOptions
+from dvcore_interp.prior import resolve_prior
 
 # ----------------------------------------------------------------------------------------------
 # Token embeddings
@@ -125,11 +126,13 @@ class PatchInterpolator(nn.Module):
                 f"in_channels: expected a multiple of frame_channels ({o.frame_channels}), got {in_channels}"
             )
         self.num_frames = in_channels // o.frame_channels
-        if o.residual:
-            self.prior_frames = list(o.prior_frames) if o.prior_frames is not None else self._middle_frames()
-            problems += self._prior_problems(o, out_channels)
+        self.prior_fn, prior_problems = resolve_prior(
+            o, num_frames=self.num_frames, out_channels=out_channels
+        )
+        problems += prior_problems
         if problems:
             raise ValueError("patch_interpolator: " + "; ".join(problems))
+        extra = self.prior_fn.extra_channels if self.prior_fn is not None else 0  # the warped frames
 
         depth, d_model, heads = o.dims
         self.in_channels, self.out_channels, self.frame_channels = in_channels, out_channels, o.frame_channels
@@ -141,11 +144,10 @@ class PatchInterpolator(nn.Module):
         self.tgt_grid = o.tgt_field // o.token_patch  # tokens per block side
 
         if o.tokens == "linear":
-            self.embed: nn.Module = LinearTokens(in_channels, o.token_patch, d_model)
+            self.embed: nn.Module = LinearTokens(in_channels + extra, o.token_patch, d_model)
         else:
-            self.embed = QuantizedTokens(
-                self.num_frames, o.frame_channels, o.quant_levels, o.token_patch, d_model
-            )
+            frames_in = (in_channels + extra) // o.frame_channels
+            self.embed = QuantizedTokens(frames_in, o.frame_channels, o.quant_levels, o.token_patch, d_model)
         pos = sincos_2d(d_model, self.grid, self.grid, column_first=False).float()  # (G*G, D)
         if o.pos_embed == "learned":
             self.pos_embed = nn.Parameter(pos)
@@ -166,23 +168,6 @@ class PatchInterpolator(nn.Module):
         self.head = nn.Linear(d_model, (o.token_patch * self.scale) ** 2 * self.head_channels)
         self.conv_head = ConvHead(self.head_channels, out_channels, self.scale) if o.head == "conv" else None
         self.initialize_weights()
-
-    def _middle_frames(self) -> list[int]:
-        """The two frames around the middle of an even count (the blend baseline); none for an odd one."""
-        k = self.num_frames // 2
-        return [k - 1, k] if self.num_frames % 2 == 0 else []
-
-    def _prior_problems(self, o: PatchInterpolatorOptions, out_channels: int) -> list[str]:
-        problems = []
-        if out_channels != o.frame_channels:
-            problems.append(
-                f"residual: expected out_channels == frame_channels ({o.frame_channels}), got {out_channels}"
-            )
-        if not self.prior_frames:
-            problems.append(f"prior_frames: required for an odd number of frames ({self.num_frames})")
-        elif max(self.prior_frames) >= self.num_frames:
-            problems.append(f"prior_frames: expected indices < {self.num_frames}, got {self.prior_frames}")
-        return problems
 
     def initialize_weights(self) -> None:
         """Xavier linears (as DiT); small embeddings; zero output layer so the model starts at its prior."""
@@ -234,16 +219,14 @@ class PatchInterpolator(nn.Module):
         x = self.head(self.norm(x))  # (N, g*g, (p*s)^2 * C_head)
         return unpatchify(x, self.token_patch * self.scale, self.head_channels)  # (N, C_head, T*s, T*s)
 
-    def prior(self, x: torch.Tensor) -> torch.Tensor:
-        """The mean of the prior frames: (B, F*C, H, W) -> (B, C, H, W)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, C_in, H, W), t (B,) -> (B, C_out, H, W); ``cond`` (B, D), if given, is added to t's embedding."""
         b, _, h, w = x.shape
-        frames = x.reshape(b, self.num_frames, self.frame_channels, h, w)  # (B, F, C, H, W)
-        return frames[:, self.prior_frames].mean(1)  # (B, C, H, W)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
-        windows, nh, nw = self.extract_windows(x)  # (B*L, C_in, S, S), L = nh*nw
-        cond = self.t_embedder(t).repeat_interleave(nh * nw, dim=0)  # (B*L, D)
+        prior, extra = self.prior_fn(x) if self.prior_fn is not None else (None, None)
+        inputs = x if extra is None else torch.cat([x, extra], dim=1)  # (B, C_in + E, H, W)
+        windows, nh, nw = self.extract_windows(inputs)  # (B*L, C_in + E, S, S), L = nh*nw
+        emb = self.t_embedder(t) if cond is None else self.t_embedder(t) + cond  # (B, D)
+        cond = emb.repeat_interleave(nh * nw, dim=0)  # (B*L, D)
         chunk = self.window_chunk or windows.shape[0]
         parts = zip(windows.split(chunk), cond.split(chunk), strict=True)
         blocks = torch.cat([self.predict_blocks(w, c) for w, c in parts])  # (B*L, C_head, T*s, T*s)
@@ -251,5 +234,5 @@ class PatchInterpolator(nn.Module):
         if self.conv_head is not None:
             y = self.conv_head(y)  # (B, C_out, H, W)
         if self.residual:
-            y = y + self.prior(x)  # (B, C_out, H, W)
+            y = y + prior  # (B, C_out, H, W)
         return y

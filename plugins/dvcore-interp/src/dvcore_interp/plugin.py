@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dvcore.api import Registrar, hookimpl
+from dvcore_interp.multiscale import MultiScaleInterpolator
 from dvcore_interp.options import PatchInterpolatorOptions
 from dvcore_interp.patch_interpolator import PatchInterpolator
 
@@ -11,8 +12,10 @@ DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.ap
 
 def build_patch_interpolator(
     options: PatchInterpolatorOptions, *, in_channels: int, out_channels: int
-) -> PatchInterpolator:
+) -> PatchInterpolator | MultiScaleInterpolator:
     """Patch interpolator (seed notes): overlapping windows of pixel tokens, a transformer, stitched blocks."""
+    if options.scales > 1:
+        return MultiScaleInterpolator(options, in_channels=in_channels, out_channels=out_channels)
     return PatchInterpolator(options, in_channels=in_channels, out_channels=out_channels)
 
 

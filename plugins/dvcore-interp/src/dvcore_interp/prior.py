@@ -1,0 +1,114 @@
+"""What the patch interpolator corrects: the blend of two frames, or their optical-flow interpolation.
+
+With ``residual = true`` the model's output is prior + correction, and its last layer starts at
+zero, so training starts exactly at the prior. Two priors:
+
+- ``blend``: the mean of ``prior_frames`` (the blend baseline).
+- ``flow``: OpenCV optical flow both ways between the two ``prior_frames``, warped to the middle
+  and blended where each frame is visible (``dvcore.baselines.flow``, the flow baseline). The
+  model then only has to fix what the flow got wrong (occlusions, thin structures, flow errors).
+  With ``warped_inputs`` the two frames warped to the target time join the input as two more
+  frames, so the windows see where the warps agree (the flow is right) and where they do not.
+
+The flow runs on the CPU through OpenCV, without gradients, on every forward (a few ms per
+32x32 clip; it is a fixed function of the input, like the blend).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from dvcore.baselines.flow import FlowOptions, backward_warp, intermediate_flows, interpolate
+
+Tensor = torch.Tensor
+
+
+class Prior(nn.Module):
+    """x (B, F*C, H, W) -> the prior frame (B, C, H, W) and extra input channels (B, E, H, W)."""
+
+    def __init__(
+        self,
+        kind: Literal["blend", "flow"],
+        frames: list[int],
+        *,
+        num_frames: int,
+        frame_channels: int,
+        warped_inputs: bool = False,
+        flow: FlowOptions | None = None,
+    ):
+        super().__init__()
+        self.kind, self.frames = kind, list(frames)
+        self.num_frames, self.frame_channels = num_frames, frame_channels
+        self.warped_inputs = kind == "flow" and warped_inputs
+        self.flow = flow or FlowOptions()
+
+    @property
+    def extra_channels(self) -> int:
+        """Channels ``forward`` adds to the input: the two warped frames, or none."""
+        return 2 * self.frame_channels if self.warped_inputs else 0
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        b, _, h, w = x.shape
+        frames = x.reshape(b, self.num_frames, self.frame_channels, h, w)  # (B, F, C, H, W)
+        if self.kind == "blend":
+            return frames[:, self.frames].mean(1), None  # (B, C, H, W)
+        before, after = frames[:, self.frames[0]], frames[:, self.frames[1]]  # (B, C, H, W) each
+        with torch.no_grad():
+            result = interpolate(before.float(), after.float(), self.flow)
+        prior = result.frame.to(x.dtype)  # (B, C, H, W)
+        if not self.warped_inputs:
+            return prior, None
+        with torch.no_grad():  # the flows the baseline warped with
+            flow_t0, flow_t1 = intermediate_flows(
+                before.float(),
+                after.float(),
+                result.flow_01,
+                result.flow_10,
+                self.flow.t,
+                self.flow.intermediate,
+            )
+        warped = torch.cat(
+            [backward_warp(before, flow_t0.to(x.dtype)), backward_warp(after, flow_t1.to(x.dtype))], 1
+        )
+        return prior, warped  # (B, C, H, W), (B, 2C, H, W)
+
+
+def resolve_prior(options: Any, *, num_frames: int, out_channels: int) -> tuple[Prior | None, list[str]]:
+    """The prior ``PatchInterpolatorOptions`` ask for (None without residual or warped inputs) and any problems.
+
+    ``prior_frames`` unset means the two frames around the middle of an even count (the blend
+    baseline's); an odd count (diffusion, with the noisy frame in the input) must name them.
+    """
+    o = options
+    if not (o.residual or o.warped_inputs):
+        return None, []
+    k = num_frames // 2
+    frames = (
+        list(o.prior_frames) if o.prior_frames is not None else ([k - 1, k] if num_frames % 2 == 0 else [])
+    )
+    problems = []
+    if o.residual and out_channels != o.frame_channels:
+        problems.append(
+            f"residual: expected out_channels == frame_channels ({o.frame_channels}), got {out_channels}"
+        )
+    if not frames:
+        problems.append(f"prior_frames: required for an odd number of frames ({num_frames})")
+    elif max(frames) >= num_frames:
+        problems.append(f"prior_frames: expected indices < {num_frames}, got {frames}")
+    elif o.prior == "flow" and len(frames) != 2:
+        problems.append(f"prior_frames: expected two frames for prior = 'flow', got {frames}")
+    if problems:
+        return None, problems
+    flow = FlowOptions(preset=o.flow_preset, value_range=list(o.value_range))
+    prior = Prior(
+        o.prior,
+        frames,
+        num_frames=num_frames,
+        frame_channels=o.frame_channels,
+        warped_inputs=o.warped_inputs,
+        flow=flow,
+    )
+    return prior, []
