@@ -16,8 +16,16 @@ SMALL = {"d_model": 16, "depth": 1, "heads": 2, "src_field": 8, "tgt_field": 4}
         {},
         {"tokens": "quantized", "quant_levels": 4, "head": "conv", "pos_embed": "sincos"},
         {"token_patch": 2, "residual": True},
+        {"residual": True, "prior": "flow", "warped_inputs": True, "scales": 2},
+        {"scales": 3, "shared_scales": True, "head": "conv"},
     ],
-    ids=["linear", "quantized-conv-head", "sub-patches-residual"],
+    ids=[
+        "linear",
+        "quantized-conv-head",
+        "sub-patches-residual",
+        "flow-prior-two-scales",
+        "three-shared-scales",
+    ],
 )
 def test_patch_interpolator_passes_the_kit(variant: dict):
     check_component("backbone", "patch_interpolator", PatchInterpolatorOptions(**SMALL, **variant))

@@ -106,7 +106,7 @@ def test_tiled_equals_untiled_at_every_scale(scales: int, head: str) -> None:
     with torch.no_grad():
         crop = predict(x[..., align:])  # cut at column `align`
     diff = (crop - reference[..., align:]).abs().amax(dim=(0, 1, 2))  # (W - align,)
-    assert diff[0] > 1e-3 and diff[margin:].max() < 1e-5
+    assert diff[0] > 1e-4 and diff[margin:].max() < 1e-5
 
 
 def test_exact_tile_margin_of_one_scale_is_one_block() -> None:

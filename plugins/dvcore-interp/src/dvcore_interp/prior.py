@@ -56,6 +56,8 @@ class Prior(nn.Module):
         if self.kind == "blend":
             return frames[:, self.frames].mean(1), None  # (B, C, H, W)
         before, after = frames[:, self.frames[0]], frames[:, self.frames[1]]  # (B, C, H, W) each
+        if x.device.type == "meta":  # shapes only (dvcore validate, memory estimates): OpenCV needs data
+            return torch.empty_like(before), torch.cat([before, after], 1) if self.warped_inputs else None
         with torch.no_grad():
             result = interpolate(before.float(), after.float(), self.flow)
         prior = result.frame.to(x.dtype)  # (B, C, H, W)
