@@ -19,6 +19,8 @@ incompatible, instead of failing later, when the installed dvcore serves another
 
 from __future__ import annotations
 
+from dvcore.baselines.flow import FlowInterpolation, FlowOptions, backward_warp, intermediate_flows
+from dvcore.baselines.flow import interpolate as flow_interpolate
 from dvcore.diffusion.samplers.base import (
     Denoiser,
     Grid,
@@ -103,6 +105,8 @@ __all__ = [
     "DiffusionLoss",
     "Downsample",
     "EvalResult",
+    "FlowInterpolation",
+    "FlowOptions",
     "Grid",
     "Loss",
     "LossFactory",
@@ -136,16 +140,19 @@ __all__ = [
     "TransformerBlock",
     "TransformerDims",
     "Upsample",
+    "backward_warp",
     "clip_sample_field",
     "clip_sample_range_field",
     "doc_of",
     "dropout",
     "each",
     "existing_path",
+    "flow_interpolate",
     "ge",
     "group_norm",
     "gt",
     "hookimpl",
+    "intermediate_flows",
     "le",
     "lt",
     "odd",

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from dvcore.baselines.flow import middle_frame
+from dvcore.baselines.flow import middle_frame  # the baseline the prior must reproduce
 from dvcore.recipe import BackboneSection, RecipeError, structure
 from dvcore.registry import Registrar, Registry
 from dvcore_interp import PatchInterpolatorOptions, build_patch_interpolator, plugin

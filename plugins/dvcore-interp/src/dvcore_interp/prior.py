@@ -5,7 +5,7 @@ zero, so training starts exactly at the prior. Two priors:
 
 - ``blend``: the mean of ``prior_frames`` (the blend baseline).
 - ``flow``: OpenCV optical flow both ways between the two ``prior_frames``, warped to the middle
-  and blended where each frame is visible (``dvcore.baselines.flow``, the flow baseline). The
+  and blended where each frame is visible (the flow baseline: ``dvcore.api.flow_interpolate``). The
   model then only has to fix what the flow got wrong (occlusions, thin structures, flow errors).
   With ``warped_inputs`` the two frames warped to the target time join the input as two more
   frames, so the windows see where the warps agree (the flow is right) and where they do not.
@@ -21,7 +21,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from dvcore.baselines.flow import FlowOptions, backward_warp, intermediate_flows, interpolate
+from dvcore.api import FlowOptions, backward_warp, flow_interpolate, intermediate_flows
 
 Tensor = torch.Tensor
 
@@ -59,7 +59,7 @@ class Prior(nn.Module):
         if x.device.type == "meta":  # shapes only (dvcore validate, memory estimates): OpenCV needs data
             return torch.empty_like(before), torch.cat([before, after], 1) if self.warped_inputs else None
         with torch.no_grad():
-            result = interpolate(before.float(), after.float(), self.flow)
+            result = flow_interpolate(before.float(), after.float(), self.flow)
         prior = result.frame.to(x.dtype)  # (B, C, H, W)
         if not self.warped_inputs:
             return prior, None
