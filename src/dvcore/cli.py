@@ -16,7 +16,9 @@ once in ``dvcore.commands.common``. Errors become exit codes here, in one place:
 - bad input (``RecipeError``: a recipe that does not validate, a TOML syntax error, a bad --set or
   argument): one line per problem on stderr, a summary line, exit code 2, no traceback;
 - a run stopped by a signal (``TrainingStopped``): how to resume it, exit code 0;
-- a run that diverged (``TrainingDiverged``): one line, exit code 1.
+- a run that diverged (``TrainingDiverged``): one line, exit code 1;
+- with ``DVCORE_STRICT_PLUGINS=1``, a plugin that failed to load (``PluginLoadError``): one line
+  per failed plugin, exit code 2.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from dvcore.errors import (
     TrainingDiverged,
     TrainingStopped,
 )
+from dvcore.plugins import STRICT_ENV, PluginLoadError
 
 
 class Dvcore(click.Group):
@@ -65,6 +68,10 @@ class Dvcore(click.Group):
         except TrainingDiverged as exc:
             click.echo(f"dvcore: training diverged: {exc}", err=True)
             sys.exit(EXIT_FAILURE)
+        except PluginLoadError as exc:
+            for failure in exc.failures:
+                click.echo(f"dvcore: error: {failure} ({STRICT_ENV}=1)", err=True)
+            sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group(cls=Dvcore, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,21 +15,28 @@ from dvcore.plugins import plugins as loaded_plugins
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:
-    """List every component: kind, name, origin package and version, options."""
+    """List every component: kind, name, origin package and version, options.
+
+    A plugin that failed to load is named once, on stderr, when the plugins load (as for every
+    command). A name that several distributions register shows each component under the
+    qualified name a recipe must use (``dvcore-unet:unet``), marked as a clash.
+    """
     loaded = loaded_plugins()
+    clashing = {(c.kind, c.name) for owners in loaded.registry.clashes() for c in owners}
     rows = [
         {
             "kind": c.kind,
-            "name": c.name,
+            "name": c.qualified_name if (c.kind, c.name) in clashing else c.name,
             "origin": c.origin,
             "version": c.version,
             "doc": c.doc,
+            "clash": (c.kind, c.name) in clashing,
             "options": describe_options(c.options),
         }
         for c in loaded.registry
     ]
-    failures = [str(f) for f in loaded.failures]
     if as_json:
+        failures = [str(f) for f in loaded.failures]
         click.echo(json.dumps({"components": rows, "failures": failures}, indent=2, default=str))
         return
     console = Console()
@@ -38,7 +45,7 @@ def plugins_cmd(as_json: bool) -> None:
         table.add_column(col)
     for r in rows:
         opts = "\n".join(f"{o['name']}: {o['type']} = {o['default']!r}  {o['doc']}" for o in r["options"])
-        table.add_row(r["kind"], f"{r['name']}\n[dim]{r['doc']}[/dim]", f"{r['origin']} {r['version']}", opts)
+        clash = "\n[red]clash: the bare name is withdrawn[/red]" if r["clash"] else ""
+        name = f"{r['name']}\n[dim]{r['doc']}[/dim]{clash}"
+        table.add_row(r["kind"], name, f"{r['origin']} {r['version']}", opts)
     console.print(table)
-    for f in failures:
-        console.print(f"[red]{f}[/red]")
