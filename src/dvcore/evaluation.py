@@ -115,8 +115,13 @@ def interpolation_scores(
     """One row per (clip, predictor): each metric's mean over the samples drawn for the clip, and its std.
 
     Regression models give one prediction per clip; diffusion models give ``samples_per_clip``
-    samples, scored one by one and averaged (never the best of N).
+    samples, scored one by one and averaged (never the best of N). The predictors are the model
+    and the task's baselines (``eval.baselines``). Every row carries the clip's ``motion``: the
+    mean optical-flow magnitude (px) between the two frames around the target, from the flow
+    baseline (the task's, or one with default options when the recipe scores none).
     """
+    from dvcore.baselines.components import FlowBaseline
+    from dvcore.baselines.flow import FlowOptions
     from dvcore.seeding import derive_seed
     from dvcore.tasks.interpolate import split_clip
     from dvcore.train.trainer import Head
@@ -125,6 +130,8 @@ def interpolation_scores(
     diffusion = getattr(task, "diffusion", None) is not None
     metrics = {name: registry.get("metric", name).build(None) for name in metric_names}
     eval_set = Head(task.datasets()["eval"], max_samples)
+    flows = [b for b in task.baselines.values() if isinstance(b, FlowBaseline)]
+    flow = flows[0] if flows else FlowBaseline(FlowOptions())
     rows: list[dict[str, Any]] = []
     device = next(model.parameters()).device
     for start in range(0, len(eval_set), batch_size):
@@ -139,14 +146,24 @@ def interpolation_scores(
                     draws.append(task.sample_middle(model, context, generator=g).x0.to(device))
             else:
                 draws = [task.predict(model, context).float().clamp(0, 1)]
-        baselines = {name: [fn(context).float().clamp(0, 1)] for name, fn in task.baselines.items()}
+        flowed = flow.run(context)  # the flow baseline's frame, and the motion of each clip
+        motion = flowed.motion()  # (B,)
+        baselines = {
+            name: [(flowed.frame if fn is flow else fn(context)).float().clamp(0, 1)]
+            for name, fn in task.baselines.items()
+        }
         predictors = {"model": draws, **baselines}
         for predictor, preds in predictors.items():
             values = {
                 name: torch.stack([m.update(p, target) for p in preds]) for name, m in metrics.items()
             }  # (S, B)
             for j, clip in enumerate(clips):
-                row: dict[str, Any] = {"clip": clip, "predictor": predictor, "samples": len(preds)}
+                row: dict[str, Any] = {
+                    "clip": clip,
+                    "predictor": predictor,
+                    "samples": len(preds),
+                    "motion": float(motion[j]),
+                }
                 for name, v in values.items():
                     row[name] = float(v[:, j].double().mean())
                     row[f"{name}_std"] = float(v[:, j].double().std(unbiased=False))
@@ -164,6 +181,44 @@ def summarize(rows: list[dict[str, Any]], metric_names: list[str]) -> dict[str, 
             out[predictor][name] = float(np.mean([r[name] for r in mine]))
             out[predictor][f"{name}_std"] = float(np.mean([r[f"{name}_std"] for r in mine]))
     return out
+
+
+def gain_vs_motion_image(rows: list[dict[str, Any]], metric: str, against: list[str]) -> torch.Tensor:
+    """Per clip, the model's ``metric`` minus each baseline's, against the clip's motion: (3, H, W) in [0, 1].
+
+    One scatter per baseline in ``against`` (those present in ``rows``), with the mean gain in
+    bins of motion as a line; a dashed line at 0 (above it the model wins).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    score = {(r["clip"], r["predictor"]): r[metric] for r in rows}
+    motion = {r["clip"]: r["motion"] for r in rows}
+    clips = sorted(motion)
+    fig = Figure(figsize=(6.0, 3.6), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = np.array([motion[c] for c in clips])
+    edges = np.quantile(x, np.linspace(0, 1, min(8, len(clips)) + 1)) if len(clips) > 1 else None
+    for name in against:
+        if (clips[0], name) not in score:
+            continue
+        gain = np.array([score[(c, "model")] - score[(c, name)] for c in clips])
+        dots = ax.scatter(x, gain, s=10, alpha=0.5, label=f"model - {name} (mean {gain.mean():+.2f})")
+        if edges is not None:
+            which = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
+            centres = [x[which == k].mean() for k in range(len(edges) - 1) if (which == k).any()]
+            means = [gain[which == k].mean() for k in range(len(edges) - 1) if (which == k).any()]
+            ax.plot(centres, means, color=dots.get_facecolor()[0][:3], linewidth=2)
+    ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("motion: mean |flow| between the frames around the target (px)")
+    ax.set_ylabel(f"{metric} gain of the model")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3]  # (H, W, 3) uint8
+    return torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 255.0  # (3, H, W)
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
