@@ -33,6 +33,7 @@ backbone can use it as a prior. Results are deterministic for given inputs and o
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import attrs
@@ -185,53 +186,82 @@ def exclusive_mask(flow_ab: Tensor, flow_ba: Tensor, consistency_px: float) -> T
     return error2 / (error2 + consistency_px**2)
 
 
+def candidate_flows(flow_01: Tensor, flow_10: Tensor, t: float, how: str) -> list[tuple[Tensor, Tensor]]:
+    """The (F_t0, F_t1) candidates, each (B, 2, H, W): Super SloMo's mix first, then (select) F01's and F10's."""
+    mixed = (-(1 - t) * t * flow_01 + t * t * flow_10, (1 - t) ** 2 * flow_01 - t * (1 - t) * flow_10)
+    if how == "linear":
+        return [mixed]
+    return [mixed, (-t * flow_01, (1 - t) * flow_01), (t * flow_10, -(1 - t) * flow_10)]
+
+
+def best_candidate(warped_0: list[Tensor], warped_1: list[Tensor]) -> Tensor:
+    """(B, K, 1, H, W) one-hot: per pixel, the candidate whose two warps (B, C, H, W) agree best.
+
+    Disagreement is the mean |W0 - W1| over channels and a 3x3 window; ties go to the earlier one.
+    """
+    disagreement = [
+        F.avg_pool2d(
+            (w0 - w1).abs().mean(dim=1, keepdim=True), 3, stride=1, padding=1, count_include_pad=False
+        )
+        for w0, w1 in zip(warped_0, warped_1, strict=True)
+    ]  # K x (B, 1, H, W)
+    lowest = functools.reduce(torch.minimum, disagreement)
+    taken = torch.zeros_like(lowest, dtype=torch.bool)
+    best = []
+    for d in disagreement:
+        pick = (d == lowest) & ~taken
+        taken |= pick
+        best.append(pick)
+    return torch.stack(best, dim=1).to(warped_0[0].dtype)  # (B, K, 1, H, W)
+
+
+def _pick(best: Tensor, values: list[Tensor]) -> Tensor:
+    """Per pixel, the value of the chosen candidate: best (B, K, 1, H, W), K x (B, C, H, W) -> (B, C, H, W)."""
+    return (best * torch.stack(values, dim=1)).sum(dim=1)
+
+
 def intermediate_flows(
     before: Tensor, after: Tensor, flow_01: Tensor, flow_10: Tensor, t: float, how: str
 ) -> tuple[Tensor, Tensor]:
     """(F_t0, F_t1), each (B, 2, H, W): where the frame at time t finds each pixel in ``before``/``after``."""
-    mixed = (-(1 - t) * t * flow_01 + t * t * flow_10, (1 - t) ** 2 * flow_01 - t * (1 - t) * flow_10)
-    if how == "linear":
-        return mixed
-    candidates = [mixed, (-t * flow_01, (1 - t) * flow_01), (t * flow_10, -(1 - t) * flow_10)]
-    disagreement = torch.cat(
-        [
-            F.avg_pool2d(
-                (backward_warp(before, f0) - backward_warp(after, f1)).abs().mean(dim=1, keepdim=True),
-                3,
-                stride=1,
-                padding=1,
-                count_include_pad=False,
-            )
-            for f0, f1 in candidates
-        ],
-        dim=1,
-    )  # (B, 3, H, W)
-    best = F.one_hot(disagreement.argmin(dim=1), len(candidates)).permute(0, 3, 1, 2)  # (B, 3, H, W)
-    best = best.unsqueeze(2).to(flow_01.dtype)  # (B, 3, 1, H, W); ties go to the first (the mix)
-    flow_t0 = (best * torch.stack([f0 for f0, _ in candidates], dim=1)).sum(dim=1)  # (B, 2, H, W)
-    flow_t1 = (best * torch.stack([f1 for _, f1 in candidates], dim=1)).sum(dim=1)
-    return flow_t0, flow_t1
+    candidates = candidate_flows(flow_01, flow_10, t, how)
+    if len(candidates) == 1:
+        return candidates[0]
+    best = best_candidate(
+        [backward_warp(before, f0) for f0, _ in candidates],
+        [backward_warp(after, f1) for _, f1 in candidates],
+    )
+    return _pick(best, [f0 for f0, _ in candidates]), _pick(best, [f1 for _, f1 in candidates])
 
 
 def interpolate(before: Tensor, after: Tensor, options: FlowOptions | None = None) -> FlowInterpolation:
     """The frame at time ``options.t`` between ``before`` and ``after`` (B, C, H, W each)."""
     options = options or FlowOptions()
-    t = options.t
+    t, c = options.t, before.shape[1]
     flow_01 = optical_flow(before, after, options).to(before.dtype)  # (B, 2, H, W)
     flow_10 = optical_flow(after, before, options).to(before.dtype)
-    flow_t0, flow_t1 = intermediate_flows(before, after, flow_01, flow_10, t, options.intermediate)
-    warped_0 = backward_warp(before, flow_t0)  # (B, C, H, W)
-    warped_1 = backward_warp(after, flow_t1)
+    source_0, source_1 = before, after
+    if options.blend == "occlusion":  # warp each frame's "hidden in the other frame" mask with it
+        source_0 = torch.cat([before, exclusive_mask(flow_01, flow_10, options.consistency_px)], dim=1)
+        source_1 = torch.cat([after, exclusive_mask(flow_10, flow_01, options.consistency_px)], dim=1)
+    candidates = candidate_flows(flow_01, flow_10, t, options.intermediate)
+    # Warping is per pixel, so warping with the chosen flow = choosing among the candidates' warps.
+    warps_0 = [backward_warp(source_0, f0) for f0, _ in candidates]  # K x (B, C (+1), H, W)
+    warps_1 = [backward_warp(source_1, f1) for _, f1 in candidates]
+    if len(candidates) == 1:
+        warped_0, warped_1 = warps_0[0], warps_1[0]
+    else:
+        best = best_candidate([w[:, :c] for w in warps_0], [w[:, :c] for w in warps_1])
+        warped_0, warped_1 = _pick(best, warps_0), _pick(best, warps_1)
     if options.blend == "average":
         weight_0 = torch.full_like(warped_0[:, :1], 1 - t)  # (B, 1, H, W)
     else:
         eps = 1e-3
-        only_0 = backward_warp(exclusive_mask(flow_01, flow_10, options.consistency_px), flow_t0)
-        only_1 = backward_warp(exclusive_mask(flow_10, flow_01, options.consistency_px), flow_t1)
-        w0 = (1 - t) * (1 - only_1 + eps)  # (B, 1, H, W)
+        only_0, only_1 = warped_0[:, c:], warped_1[:, c:]  # (B, 1, H, W) content exclusive to one frame
+        w0 = (1 - t) * (1 - only_1 + eps)
         w1 = t * (1 - only_0 + eps)
         weight_0 = w0 / (w0 + w1)
-    frame = weight_0 * warped_0 + (1 - weight_0) * warped_1  # (B, C, H, W)
+    frame = weight_0 * warped_0[:, :c] + (1 - weight_0) * warped_1[:, :c]  # (B, C, H, W)
     return FlowInterpolation(frame, flow_01, flow_10, weight_0)
 
 
