@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 
+import pytest
 import torch
 from torch import nn
 
@@ -58,3 +59,44 @@ def test_a_plugin_baseline_joins_the_table(testplug, tiny_recipe):
     scores = task.evaluate(Zeros(), [{"frames": clips}]).scores
     assert scores["dark/mae"] == scores["model/mae"]  # both predict black frames
     assert "flow/mae" not in scores and "blend/mae" in scores
+
+
+def test_eval_interp_rows_carry_each_clips_motion_from_the_flow(testplug, tiny_recipe, tmp_path):
+    import csv
+
+    from click.testing import CliRunner
+
+    from dvcore.baselines.flow import interpolate
+    from dvcore.cli import main
+    from dvcore.run import execute
+
+    registry = load().registry
+    tiny_recipe.write_text(tiny_recipe.read_text().replace('baselines = ["copy", "blend"]', ""))
+    recipe = recipes.load(tiny_recipe, ["train.max_steps=2"], registry)
+    execute(recipe, registry, run_dir=tmp_path / "run", progress=False)
+    out = tmp_path / "eval"
+    args = [
+        "eval",
+        "interp",
+        str(tmp_path / "run"),
+        "--metric",
+        "mae",
+        "--max-samples",
+        "3",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    with open(out / "per_clip.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["predictor"] for r in rows} == {"model", "copy", "blend", "flow"}
+    dataset = registry.get("dataset", recipe.data.name).build(
+        recipe.data.options, split="eval", seed=recipe.seed
+    )
+    for clip in range(3):
+        context, _ = split_clip(dataset[clip]["frames"][None])
+        expected = float(interpolate(context[:, 1], context[:, 2]).motion()[0])
+        for row in (r for r in rows if r["clip"] == str(clip)):
+            assert float(row["motion"]) == pytest.approx(expected, rel=1e-5)
+    assert (out / "gain_vs_motion.png").stat().st_size > 0

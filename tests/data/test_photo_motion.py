@@ -160,3 +160,16 @@ def test_the_dataset_is_registered_and_bad_options_are_reported():
     message = "\n".join(err.value.problems)
     assert "crop: expected at most [height, width] = [256, 448], got [300, 64]" in message
     assert "photos: unknown photo 'selfie'" in message
+
+
+@pytest.mark.parametrize("name", ["photo_motion_64.toml", "photo_motion_448x256.toml"])
+def test_the_shipped_eval_data_files_are_valid_photo_motion_sections(name):
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / "eval" / name
+    section = recipes.structure(
+        tomllib.loads(path.read_text())["data"], load().registry, recipes.DatasetSection
+    )
+    assert section.name == "photo_motion" and isinstance(section.options, PhotoMotionOptions)
+    assert section.options.num_frames == 5
