@@ -2,7 +2,8 @@
 
 - ``gen``: FID / KID / IS of a folder (or npz) of generated images against a reference;
 - ``stats``: the reference statistics of a set of images, computed once;
-- ``interp``: per-clip PSNR / SSIM of an interpolation run beside the copy and blend baselines;
+- ``interp``: per-clip PSNR / SSIM of an interpolation run beside its baselines (copy, blend, flow),
+  with each clip's motion and the gain over blend / flow against motion (PNG);
 - ``loss-per-t``: a diffusion run's held-out loss in buckets of t.
 """
 
@@ -151,23 +152,38 @@ def eval_stats(
     "--samples", "samples_per_clip", type=click.IntRange(min=1), help="Diffusion: samples per clip."
 )
 @click.option("--max-samples", type=click.IntRange(min=1), help="Evaluate on the first N eval clips.")
+@click.option(
+    "--tile",
+    type=click.IntRange(min=1),
+    help="Regression: predict full frames on overlapping tiles of this side (bounded memory); sets task.tile.",
+)
 @batch_size_option(32)
 @ema_option
 @seed_option
+@track_option
 def eval_interp(
     run_dir: Path,
     out: Path | None,
     metric_names: tuple[str, ...],
     samples_per_clip: int | None,
     max_samples: int | None,
+    tile: int | None,
     batch_size: int,
     ema: bool | None,
     seed: int,
+    track: bool,
 ) -> None:
-    """PSNR (float and uint8) and SSIM per eval clip for an interpolation run, beside copy and blend."""
-    from dvcore.evaluation import interpolation_scores, summarize, write_csv
+    """PSNR (float and uint8) and SSIM per eval clip for an interpolation run, beside its baselines.
 
-    run = load_run(run_dir, ema, "cpu")
+    Writes per_clip.csv (one row per clip and predictor, with the clip's motion: the mean optical
+    flow between the frames around the target), summary.json, and gain_vs_motion.png: the model's
+    PSNR gain over blend and over flow per clip against its motion (also logged to the run's tracker).
+    """
+    from dvcore.evaluation import gain_vs_motion_image, interpolation_scores, summarize, write_csv
+    from dvcore.sampling import save_png
+    from dvcore.track.run_tracker import log_images_to_run
+
+    run = load_run(run_dir, ema, "cpu", overrides=(f"task.tile={tile}",) if tile else ())
     unknown = [n for n in metric_names if ("metric", n) not in registry()]
     problems = [f"--metric: unknown metric {n!r}" for n in unknown]
     if run.recipe.task.name != "interpolate":
@@ -184,14 +200,22 @@ def eval_interp(
         seed=seed,
     )
     summary = summarize(rows, list(metric_names))
+    motion = sum(r["motion"] for r in rows if r["predictor"] == "model") / (len(rows) // len(summary))
     out = out or run_dir / "eval"
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "per_clip.csv")
     (out / "summary.json").write_text(
-        json.dumps({"step": run.step, "weights": run.weights, **summary}, indent=2)
+        json.dumps({"step": run.step, "weights": run.weights, "motion": motion, **summary}, indent=2)
     )
+    metric = "psnr" if "psnr" in metric_names else metric_names[0]
+    figure = gain_vs_motion_image(rows, metric, ["blend", "flow"])
+    save_png(figure, out / "gain_vs_motion.png")
+    if track:
+        log_images_to_run(run, [{"gain_vs_motion": figure}], [("eval_interp", run.step)], registry())
     _print_interp_table(run, rows, summary, metric_names)
-    click.echo(f"{out / 'per_clip.csv'}, {out / 'summary.json'}")
+    click.echo(
+        f"mean motion {motion:.2f} px; {out / 'per_clip.csv'}, {out / 'summary.json'}, {out / 'gain_vs_motion.png'}"
+    )
 
 
 def _print_interp_table(
