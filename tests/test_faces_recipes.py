@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import dvcore.plugins
+from dvcore import recipe as recipes
 from dvcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,11 +29,7 @@ def image_folder(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("recipe", FACES, ids=[p.stem for p in FACES])
 def test_faces_recipe_validates_with_an_image_folder(recipe, image_folder, fresh_plugins):
     registry = dvcore.plugins.load().registry
-    backbone = next(
-        line.split('"')[1]
-        for line in recipe.read_text().splitlines()
-        if line.startswith('name = "') and line.split('"')[1] in ("unet", "unetpp", "dit")
-    )
+    backbone = recipes.read(recipe)["model"]["name"]  # with its `extends` chain merged in
     if ("backbone", backbone) not in registry:
         pytest.skip(f"backbone {backbone!r} is not installed")
     result = CliRunner().invoke(main, ["validate", str(recipe), "--set", f"data.root='{image_folder}'"])

@@ -16,7 +16,6 @@ so relative paths resolve as they do for a user there):
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 import dvcore.plugins
+from dvcore import recipe as recipes
 from dvcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def test_the_recipes_folder_has_recipes():
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_recipe_validates(path, registry, monkeypatch):
     text = path.read_text()
-    data = tomllib.loads(text)
+    data = recipes.read(path)  # with its `extends` chain merged in
     missing = [f"{kind} {name!r}" for kind, name in component_names(data) if (kind, name) not in registry]
     if missing:
         pytest.skip(f"not registered here: {', '.join(missing)}")

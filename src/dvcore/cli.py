@@ -9,6 +9,8 @@
     dvcore eval stats IMAGES --out FILE.npz                 reference statistics, computed once
     dvcore eval interp RUN_DIR                              per-clip PSNR / SSIM beside the baselines
     dvcore eval loss-per-t RUN_DIR                          held-out loss in buckets of t
+    dvcore sweep RECIPE --grid K=V1,V2 --seeds 0,1          a grid of runs (here, or SLURM via submitit)
+    dvcore compare RUN_OR_SWEEP_DIR...                      what differs vs the final metrics, over seeds
 
 Each command lives in a module of ``dvcore.commands``; options several commands share are declared
 once in ``dvcore.commands.common``. Errors become exit codes here, in one place:
@@ -28,11 +30,13 @@ from typing import Any
 
 import click
 
+from dvcore.commands.compare import compare
 from dvcore.commands.evaluate import eval_group
 from dvcore.commands.movie import movie
 from dvcore.commands.plugins import plugins_cmd
 from dvcore.commands.run import run, validate
 from dvcore.commands.sample import sample
+from dvcore.commands.sweep import sweep
 from dvcore.errors import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -86,6 +90,8 @@ main.add_command(plugins_cmd)
 main.add_command(sample)
 main.add_command(movie)
 main.add_command(eval_group)
+main.add_command(sweep)
+main.add_command(compare)
 
 
 if __name__ == "__main__":

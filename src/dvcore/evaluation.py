@@ -276,3 +276,48 @@ def loss_per_timestep(run: Any, *, max_samples: int | None, batch_size: int, see
                 )
                 held_out.update(task.denoiser(model, ctx, noise), to_model_space(target))
     return held_out
+
+
+# ----------------------------------------------------------------------------------------------
+# Scoring a run on other data: the data section from a file, and a name for it
+# ----------------------------------------------------------------------------------------------
+
+
+def data_section_from_file(path: Path) -> dict[str, Any]:
+    """A TOML file's ``[data]`` table, or the whole file when it is itself a data section (``name = ...``)."""
+    data = recipes.read(path)
+    section = data.get("data", data)
+    if not isinstance(section, dict | str) or (isinstance(section, dict) and "name" not in section):
+        raise RecipeError([f'{path}: expected a [data] table or a data section with name = "..."'])
+    section = {"name": section} if isinstance(section, str) else dict(section)
+    section.pop("description", None)  # read() adds the file's header comment
+    return section
+
+
+def data_tag(data_file: Path | None, overrides: tuple[str, ...]) -> str:
+    """A folder-friendly name for the data a run is scored on: the --data file's stem, then a hash of --set."""
+    import hashlib
+    import re
+
+    parts = [data_file.stem] if data_file is not None else []
+    if overrides:
+        parts.append("set-" + hashlib.sha1("\n".join(overrides).encode()).hexdigest()[:8])
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", "_".join(parts))
+
+
+def describe_data(section: Any) -> str:
+    """``name (option=value, ...)`` with the options that differ from the component's defaults."""
+    import attrs as _attrs
+
+    options = section.options
+    if options is None:
+        return section.name
+    changed = []
+    for field in _attrs.fields(type(options)):
+        default = field.default
+        if isinstance(default, _attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        value = getattr(options, field.name)
+        if default is _attrs.NOTHING or value != default:
+            changed.append(f"{field.name}={value!r}")
+    return f"{section.name} ({', '.join(changed)})" if changed else section.name

@@ -36,10 +36,12 @@ def opt(
     *validators: Validator,
     factory: Any = None,
     finite: bool = True,
+    multiline: bool = False,
 ) -> Any:
     """An option field with a doc string and validators (skipped for None values).
 
-    ``finite=False`` lets a float field hold inf/nan (the standard checks refuse them).
+    ``finite=False`` lets a float field hold inf/nan (the standard checks refuse them);
+    ``multiline=True`` lets a text field hold line breaks and tabs (e.g. a description).
     """
     validator = [_skip_none(v) for v in validators] or None
     uppers = [getattr(v, "upper", None) for v in validators]
@@ -47,6 +49,7 @@ def opt(
         "doc": doc,
         "upper": min((u for u in uppers if u is not None), default=None),
         "finite": finite,
+        "multiline": multiline,
     }
     if factory is not None:
         return attrs.field(factory=factory, validator=validator, metadata=metadata)
@@ -55,10 +58,11 @@ def opt(
 
 def standard_problem(attribute: attrs.Attribute[Any], value: Any) -> str | None:
     """The checks every option gets, whatever its component: a message, or None when fine."""
-    return _standard(value, attribute.metadata.get("upper"), attribute.metadata.get("finite", True))
+    meta = attribute.metadata
+    return _standard(value, meta.get("upper"), meta.get("finite", True), meta.get("multiline", False))
 
 
-def _standard(value: Any, upper: float | None, finite: bool) -> str | None:
+def _standard(value: Any, upper: float | None, finite: bool, multiline: bool = False) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -72,11 +76,11 @@ def _standard(value: Any, upper: float | None, finite: bool) -> str | None:
     elif isinstance(value, str):
         if len(value) > MAX_TEXT:
             return f"expected at most {MAX_TEXT} characters, got {len(value)}"
-        if _has_control(value):
+        if _has_control(value.replace("\n", "").replace("\t", "") if multiline else value):
             return f"expected text without control characters, got {value!r}"
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            problem = _standard(item, upper, finite)
+            problem = _standard(item, upper, finite, multiline)
             if problem:
                 return f"item {i}: {problem}"
     return None

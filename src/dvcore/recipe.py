@@ -156,6 +156,27 @@ class EvalConfig:
 
 
 @attrs.frozen
+class InitConfig:
+    """Start from another run's weights (fine-tuning): weights only; the optimizer, step and data order start fresh.
+
+    Tensors are matched by name and shape; the model's tensors the source lacks keep their
+    fresh initialisation. What matched, what did not and where the weights came from is
+    reported and written into the run's hparams and summary.json.
+    """
+
+    source: str = opt(doc='the source run directory (TOML key "from")')
+    checkpoint: int | str = opt("latest", '"latest" or the step of one of the source\'s checkpoints')
+    ema: bool = opt(True, "the source's EMA weights when it kept an EMA (else its raw weights)")
+    strict: bool = opt(False, "every tensor must match by name and shape (else: exit 2)")
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if isinstance(self.checkpoint, str) and self.checkpoint != "latest":
+            yield "checkpoint", f"expected 'latest' or a step number, got {self.checkpoint!r}"
+        if isinstance(self.checkpoint, int) and self.checkpoint < 0:
+            yield "checkpoint", f"expected a step >= 0, got {self.checkpoint}"
+
+
+@attrs.frozen
 class Recipe:
     """One run: which components, with which options, trained how."""
 
@@ -175,6 +196,11 @@ class Recipe:
     train: TrainConfig = opt(factory=TrainConfig, doc="optimisation")
     eval: EvalConfig = opt(factory=EvalConfig, doc="evaluation")
     tracker: TrackerSection = opt(TrackerSection("aim"), "experiment tracker (aim, none)")
+    init: InitConfig | None = opt(None, "[init] section: start from another run's weights (fine-tuning)")
+    description: str | None = opt(
+        None, "what the run is for (unset = the recipe file's header comment)", multiline=True
+    )
+    tags: list[str] = opt(factory=list, doc="labels for the tracker; a sweep adds its name and varied keys")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,6 +240,12 @@ def _strict(tp: type, accept: tuple[type, ...]) -> Any:
     return structure
 
 
+def _structure_int_or_str(value: Any, _: Any) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise Invalid(f"expected int or string, got {_describe(value)}")
+    return value
+
+
 def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is Literal
 
@@ -241,6 +273,17 @@ def make_converter(registry: Registry) -> cattrs.Converter:
     conv.register_structure_hook(Path, _strict(Path, (str,)))
     conv.register_unstructure_hook(Path, str)
     conv.register_structure_hook_func(_is_literal, _structure_literal)
+    conv.register_structure_hook(int | str, _structure_int_or_str)
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+    rename = {"source": override(rename="from")}
+    conv.register_structure_hook(
+        InitConfig,
+        make_dict_structure_fn(
+            InitConfig, conv, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True, **rename
+        ),
+    )
+    conv.register_unstructure_hook(InitConfig, make_dict_unstructure_fn(InitConfig, conv, **rename))
 
     # An array where an array belongs, a table where a table belongs: cattrs alone would split
     # "blend" into characters and call .keys() on an array of tables.
@@ -545,23 +588,46 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     return data
 
 
+SWEEP = "sweep"
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """A recipe file as a dict: its ``extends`` chain merged in, its header comment as the description."""
+    from dvcore import recipe_extends
+
+    data = recipe_extends.resolve(path)
+    if "description" not in data:
+        header = recipe_extends.header_comment(path)
+        if header:
+            data["description"] = header
+    return data
+
+
 def load(
     path: str | Path,
     overrides: Iterable[str] = (),
     registry: Registry | None = None,
     notify: Callable[[str], None] | None = None,
+    *,
+    replace: dict[str, Any] | None = None,
 ) -> Recipe:
-    """Read, override and validate a recipe file.
+    """Read, override and validate a recipe file (its ``extends`` chain merged in).
 
-    An override of a section's ``name`` switches the component (see ``switch_components``);
-    the one notice line per switch goes to ``notify`` (default: stderr).
+    ``replace``: top-level sections that replace the file's whole (e.g. another ``data``),
+    applied before ``overrides``. An override of a section's ``name`` switches the component
+    (see ``switch_components``); the one notice line per switch goes to ``notify`` (default: stderr).
     """
     if registry is None:
         from dvcore.plugins import registry as default_registry
 
         registry = default_registry()
     overrides = list(overrides)
-    original = parse_toml(Path(path))
+    original = read(path)
+    if SWEEP in original:
+        raise RecipeError(
+            [f"{path}: [{SWEEP}] describes a sweep of runs; start it with: dvcore sweep {path}"]
+        )
+    original = {**original, **(replace or {})}
     data = apply_overrides(copy.deepcopy(original), overrides)
     for line in switch_components(original, data, overrides, registry):
         (notify or _to_stderr)(line)

@@ -28,11 +28,12 @@ from dvcore.registry import Registry
 from dvcore.seeding import process_seed, seed_everything
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import RunInfo, Tracker
-from dvcore.train import checkpoint, distributed
+from dvcore.train import checkpoint, distributed, init_from
 from dvcore.train.trainer import Trainer
 
 RECIPE_FILE = rundir.RECIPE_FILE
 SUMMARY_FILE = rundir.SUMMARY_FILE
+INIT_FILE = "init.json"  # provenance of a fine-tune's starting weights
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,6 +94,11 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
                 f"cannot build backbone {model_name!r} from these options",
                 lambda: backbone.build(recipe.model.options, in_channels=c_in, out_channels=c_out),
             )
+        if (
+            recipe.init is not None
+        ):  # the source's tensors against the model's shapes (meta tensors have them)
+            source = init_from.find_source(recipe.init)
+            init_from.check(recipe.init, source, init_from.match(model, source.tensors))
         splits = _attempt("data", f"cannot open the splits of dataset {recipe.data.name!r}", task.datasets)
         problems = preflight.split_problems(recipe, splits, world_size)
         if problems:
@@ -305,6 +311,9 @@ def execute(
 
     seed_everything(recipe.seed)
     components = build_components(recipe, registry)  # identical weights on every rank
+    init_record = None
+    if recipe.init is not None and latest is None:  # a fine-tune: the source's weights (validated above)
+        init_record = init_from.initialize(components.model, recipe.init)
     if dist_info.rank > 0:
         # Other ranks draw their own noise (diffusion timesteps and noise must differ per shard).
         seed_everything(process_seed(recipe.seed, dist_info.rank))
@@ -328,12 +337,18 @@ def execute(
             ) from None
     if dist_info.is_main:
         _write_recipe(recipe, registry, run_dir)
+        if init_record is not None:
+            write_text_atomic(run_dir / INIT_FILE, json.dumps(init_record, indent=2))
+            for line in init_from.describe(init_record):
+                print(line, file=sys.stderr)
         tracker_info = RunInfo(
             experiment=recipe.experiment,
             name=run_dir.name,
             directory=run_dir,
             runs_root=Path(recipe.runs_root),
             resume_id=latest[2].get("tracker_run_id") if latest else None,
+            description=recipe.description,
+            tags=(recipe.experiment, *recipe.tags),
         )
         tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=tracker_info)
     else:
@@ -343,7 +358,9 @@ def execute(
         if dist_info.is_main:
             print(f"dvcore: resumed from {latest[0]} (step {trainer.step})", file=sys.stderr)
     else:
-        tracker.log_hparams({**recipes.to_dict(recipe, registry), **provenance(registry)})
+        init_hparams = {"init_provenance": init_record} if init_record else {}
+        tracker.log_hparams({**recipes.to_dict(recipe, registry), **provenance(registry), **init_hparams})
+        tracker.log_text("recipe", recipes.to_toml(recipe, registry))
 
     started = time.perf_counter()
     status, error, result = "completed", None, EvalResult({})
@@ -380,6 +397,7 @@ def execute(
             "tracker_run_id": tracker.run_id,
             "eval": result.scores,
             **_task_summary(components.task),
+            **_init_summary(run_dir),
         }
         if dist_info.is_main:
             try:
@@ -391,6 +409,14 @@ def execute(
     if status == "failed":  # the tracker failed to close: the run's record may be incomplete
         raise RunFailed(error or "failed", trainer.step, None)
     return summary
+
+
+def _init_summary(run_dir: Path) -> dict[str, Any]:
+    """A fine-tune's provenance (source run, step, checksum) for its summary.json, also after a resume."""
+    try:
+        return {"init": json.loads((run_dir / INIT_FILE).read_text())}
+    except (OSError, ValueError):
+        return {}
 
 
 def _task_summary(task: Task) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 - ``sample``: ``dvcore sample``
 - ``movie``: ``dvcore movie``
 - ``evaluate``: ``dvcore eval gen | stats | interp | loss-per-t``
+- ``sweep``: ``dvcore sweep``; ``compare``: ``dvcore compare``
 - ``common``: the options several commands share (each declared once) and argument helpers
 
 A command parses its arguments and delegates to the module that owns the work. Bad input is

@@ -79,11 +79,47 @@ def load_recipe(recipe_path: str, overrides: tuple[str, ...]) -> recipes.Recipe:
         return recipes.load(recipe_path, overrides, registry())
 
 
-def load_run(run_dir: Path, ema: bool | None, device: str, overrides: tuple[str, ...] = ()) -> LoadedRun:
+def load_run(
+    run_dir: Path,
+    ema: bool | None,
+    device: str,
+    overrides: tuple[str, ...] = (),
+    data: dict[str, Any] | None = None,
+) -> LoadedRun:
+    """The run's task (eval split only) and model; ``data``/``overrides`` change what it is scored on."""
     from dvcore.inference import load_run as load
 
     with reading(run_dir):
-        return load(run_dir, registry(), ema=ema, device=device, overrides=overrides)
+        return load(run_dir, registry(), ema=ema, device=device, overrides=overrides, data=data)
+
+
+# Scoring a run on other data: `dvcore eval ... --set data.x=... --data FILE.toml`
+eval_overrides_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override the run's recipe for this evaluation, e.g. data.num_eval=64 (TOML syntax).",
+)
+data_option = click.option(
+    "--data",
+    "data_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="TOML file whose [data] table (or top level) replaces the run's data section.",
+)
+
+
+def other_data(
+    data_file: Path | None, overrides: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(--data FILE's data section or None, a folder-friendly name for the data; None = the run's own)."""
+    from dvcore.evaluation import data_section_from_file, data_tag
+
+    if data_file is None and not overrides:
+        return None, None
+    with reading(data_file or "--set"):
+        section = data_section_from_file(data_file) if data_file is not None else None
+    return section, data_tag(data_file, overrides)
 
 
 def sampler_override(name: str | None, eta: float | None, run: LoadedRun) -> Any:

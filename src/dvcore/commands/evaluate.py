@@ -5,6 +5,9 @@
 - ``interp``: per-clip PSNR / SSIM of an interpolation run beside its baselines (copy, blend, flow),
   with each clip's motion and the gain over blend / flow against motion (PNG);
 - ``loss-per-t``: a diffusion run's held-out loss in buckets of t.
+
+``interp`` and ``loss-per-t`` score a run on other data with ``--data FILE.toml`` (its data
+section replaces the run's) and ``--set data.key=value``; only the eval split is built.
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from dvcore import recipe as recipes
 from dvcore.commands.common import (
     batch_size_option,
+    data_option,
     ema_option,
+    eval_overrides_option,
     fail,
     features_option,
     load_run,
+    other_data,
     reading,
     registry,
     run_dir_argument,
@@ -161,6 +168,8 @@ def eval_stats(
 @ema_option
 @seed_option
 @track_option
+@eval_overrides_option
+@data_option
 def eval_interp(
     run_dir: Path,
     out: Path | None,
@@ -172,18 +181,23 @@ def eval_interp(
     ema: bool | None,
     seed: int,
     track: bool,
+    overrides: tuple[str, ...],
+    data_file: Path | None,
 ) -> None:
     """PSNR (float and uint8) and SSIM per eval clip for an interpolation run, beside its baselines.
 
     Writes per_clip.csv (one row per clip and predictor, with the clip's motion: the mean optical
     flow between the frames around the target), summary.json, and gain_vs_motion.png: the model's
     PSNR gain over blend and over flow per clip against its motion (also logged to the run's tracker).
+    With --data / --set the run's model is scored on other data (only its eval split is read);
+    the output names the data and goes to RUN_DIR/eval-<data> unless --out says otherwise.
     """
     from dvcore.evaluation import gain_vs_motion_image, interpolation_scores, summarize, write_csv
     from dvcore.sampling import save_png
     from dvcore.track.run_tracker import log_images_to_run
 
-    run = load_run(run_dir, ema, "cpu", overrides=(f"task.tile={tile}",) if tile else ())
+    data, tag = other_data(data_file, overrides)
+    run = load_run(run_dir, ema, "cpu", (*overrides, *((f"task.tile={tile}",) if tile else ())), data)
     unknown = [n for n in metric_names if ("metric", n) not in registry()]
     problems = [f"--metric: unknown metric {n!r}" for n in unknown]
     if run.recipe.task.name != "interpolate":
@@ -201,11 +215,15 @@ def eval_interp(
     )
     summary = summarize(rows, list(metric_names))
     motion = sum(r["motion"] for r in rows if r["predictor"] == "model") / (len(rows) // len(summary))
-    out = out or run_dir / "eval"
+    out = out or run_dir / (f"eval-{tag}" if tag else "eval")
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "per_clip.csv")
+    data_record = recipes.to_dict(run.recipe, registry())["data"]
     (out / "summary.json").write_text(
-        json.dumps({"step": run.step, "weights": run.weights, "motion": motion, **summary}, indent=2)
+        json.dumps(
+            {"step": run.step, "weights": run.weights, "data": data_record, "motion": motion, **summary},
+            indent=2,
+        )
     )
     metric = "psnr" if "psnr" in metric_names else metric_names[0]
     figure = gain_vs_motion_image(rows, metric, ["blend", "flow"])
@@ -221,7 +239,12 @@ def eval_interp(
 def _print_interp_table(
     run: Any, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], metric_names: tuple[str, ...]
 ) -> None:
-    title = f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)"
+    from dvcore.evaluation import describe_data
+
+    title = (
+        f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)\n"
+        f"data: {describe_data(run.recipe.data)}"
+    )
     table = Table(title=title)
     table.add_column("predictor")
     for name in metric_names:
@@ -244,6 +267,8 @@ def _print_interp_table(
 @ema_option
 @seed_option
 @track_option
+@eval_overrides_option
+@data_option
 def eval_loss_per_t(
     run_dir: Path,
     buckets: int,
@@ -253,16 +278,22 @@ def eval_loss_per_t(
     ema: bool | None,
     seed: int,
     track: bool,
+    overrides: tuple[str, ...],
+    data_file: Path | None,
 ) -> None:
-    """The trained model's held-out loss in buckets of t: CSV, PNG plot, and the run's tracker."""
-    from dvcore.evaluation import loss_per_timestep, write_loss_per_t_csv
+    """The trained model's held-out loss in buckets of t: CSV, PNG plot, and the run's tracker.
+
+    With --data / --set the loss is measured on other data (only its eval split is read).
+    """
+    from dvcore.evaluation import describe_data, loss_per_timestep, write_loss_per_t_csv
     from dvcore.sampling import save_png
     from dvcore.track.run_tracker import log_images_to_run
 
-    run = load_run(run_dir, ema, "cpu", overrides=(f"loss.loss_buckets={buckets}",))
+    data, tag = other_data(data_file, overrides)
+    run = load_run(run_dir, ema, "cpu", (*overrides, f"loss.loss_buckets={buckets}"), data)
     with reading(run_dir):
         held_out = loss_per_timestep(run, max_samples=max_samples, batch_size=batch_size, seed=seed)
-    out = out or run_dir / "eval"
+    out = out or run_dir / (f"eval-{tag}" if tag else "eval")
     out.mkdir(parents=True, exist_ok=True)
     write_loss_per_t_csv(held_out, out / "loss_per_t.csv")
     figure = held_out.figure()
@@ -270,5 +301,6 @@ def eval_loss_per_t(
     if track:
         log_images_to_run(run, [{"loss_per_t": figure}], [("loss_per_t", run.step)], registry())
     click.echo(
-        f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples"
+        f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples "
+        f"of data: {describe_data(run.recipe.data)}"
     )

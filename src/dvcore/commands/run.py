@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,26 @@ from dvcore.commands.common import fail, load_recipe, overrides_option, reading,
     "--resume", "resume", type=click.Path(path_type=Path), help="Continue the run in this directory."
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar or periodic lines.")
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    help="Start from this run's weights (fine-tune; = --set init.from=RUN): fresh optimizer, step 0.",
+)
 def run(
     recipe: str | None,
     overrides: tuple[str, ...],
     run_dir: Path | None,
     resume: Path | None,
     no_progress: bool,
+    init_from: Path | None,
 ) -> None:
     """Train RECIPE (or continue a run with --resume RUN_DIR)."""
     from dvcore.run import RECIPE_FILE, execute
 
+    if init_from is not None:
+        if resume is not None:
+            fail(["--init-from: a resumed run continues from its own checkpoint"], str(resume))
+        overrides = (f"init.from={json.dumps(str(init_from))}", *overrides)
     if resume is not None:
         if not (resume / RECIPE_FILE).exists():
             fail([f"--resume {resume}: not a run directory (no {RECIPE_FILE})"], str(resume))

@@ -66,6 +66,9 @@ class MovingShapesOptions:
     max_shapes: int = opt(4, "shapes per clip are 1..max_shapes", ge(1))
     num_train: int = opt(20_000, "clips in the train split", gt(0))
     num_eval: int = opt(1_000, "clips in the eval split", gt(0))
+    eval_seed: int | None = opt(
+        None, "seed of the eval clips; unset = the recipe's seed (set it to compare runs across seeds)", ge(0)
+    )
     background_motion: bool = opt(True, "pan the background by up to max(speed)/4 pixels/frame")
 
     def problems(self) -> Iterable[tuple[str, str]]:
@@ -314,6 +317,8 @@ class MovingShapes(Sequence[dict[str, torch.Tensor]]):
     def __init__(self, options: MovingShapesOptions, *, split: str, seed: int):
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        if split == "eval" and options.eval_seed is not None:
+            seed = options.eval_seed  # the same eval clips whatever the training seed
         self.options, self.split, self.seed = options, split, seed
         self.length = options.num_train if split == "train" else options.num_eval
         height, width = options.frame_size

@@ -40,6 +40,7 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import check_split
 from dvcore.data.robust import SkippingDataset, read_image, stack_frames, to_unit_float
+from dvcore.data.splits import offered
 from dvcore.errors import RecipeError
 from dvcore.options import existing_path, opt
 
@@ -73,7 +74,8 @@ class VimeoSeptupletOptions:
         if pair and (self.crop[0] > FRAME_SIZE[0] or self.crop[1] > FRAME_SIZE[1]):
             yield "crop", f"expected at most the frame size {list(FRAME_SIZE)}, got {self.crop!r}"
         if Path(self.root).expanduser().exists():  # else the root's own check has said so
-            yield from layout_problems(self, ("train", "eval"))
+            # only the splits on offer: scoring a run on a folder of test clips needs no train list
+            yield from layout_problems(self, offered())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import attrs
 import torch
 from torch import nn
 
+from dvcore.data.splits import Splits
 from dvcore.diffusion.samplers.base import Sampler, TrajectoryStep
 from dvcore.diffusion.task_parts import (
     DiffusionParts,
@@ -96,12 +97,9 @@ class GenerateTask(Task):
     def __init__(self, options: GenerateOptions, *, recipe: Recipe, registry: Registry):
         self.options, self.recipe = options, recipe
         data = registry.get("dataset", recipe.data.name)
-        self._datasets = {
-            split: data.build(recipe.data.options, split=split, seed=recipe.seed)
-            for split in ("train", "eval")
-        }
+        self._datasets = Splits(lambda split: data.build(recipe.data.options, split=split, seed=recipe.seed))
         problems: list[str] = []
-        sample = self._datasets["train"][0]
+        sample = self._datasets.first_sample()
         if "image" not in sample:
             problems.append(f"data.name: {recipe.data.name!r} gives no images ('image'); generate needs them")
             raise RecipeError(problems)

@@ -39,6 +39,7 @@ import attrs
 import torch
 from torch import nn
 
+from dvcore.data.splits import Splits
 from dvcore.diffusion.samplers.base import Sampler, SampleResult, TrajectoryStep
 from dvcore.diffusion.task_parts import (
     DiffusionParts,
@@ -150,15 +151,13 @@ class InterpolateTask(Task):
         self.options = options
         self.recipe = recipe
         data = registry.get("dataset", recipe.data.name)
-        self._datasets = {
-            split: data.build(recipe.data.options, split=split, seed=recipe.seed)
-            for split in ("train", "eval")
-        }
-        if "frames" not in self._datasets["train"][0]:
+        self._datasets = Splits(lambda split: data.build(recipe.data.options, split=split, seed=recipe.seed))
+        sample = self._datasets.first_sample()
+        if "frames" not in sample:
             raise RecipeError(
                 [f"data.name: {recipe.data.name!r} gives no clips ('frames'); interpolate needs them"]
             )
-        frames = self._datasets["train"][0]["frames"]  # (N, C, H, W)
+        frames = sample["frames"]  # (N, C, H, W)
         self.num_frames, self.frame_channels = frames.shape[0], frames.shape[1]
         problems = []
         if self.num_frames % 2 != 1 or self.num_frames < 3:

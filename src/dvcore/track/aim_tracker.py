@@ -49,8 +49,12 @@ class AimTracker(Tracker):
             system_tracking_interval=options.system_stats_interval,
             capture_terminal_logs=False,
         )
-        if run.resume_id is None:
+        if run.resume_id is None:  # a resumed run keeps its name, description and tags
             self.run.name = run.name
+            if run.description:
+                self.run.description = run.description
+            for tag in dict.fromkeys(run.tags):
+                self.run.add_tag(tag)
         self.run_id = self.run.hash
 
     def log_hparams(self, hparams: dict[str, Any]) -> None:
@@ -65,6 +69,9 @@ class AimTracker(Tracker):
             self.run.track(
                 self._aim.Image(to_uint8(image)), name=name, step=step, context={"subset": context}
             )
+
+    def log_text(self, name: str, text: str, step: int = 0) -> None:
+        self.run.track(self._aim.Text(text), name=name, step=step, context={"subset": "run"})
 
     def close(self) -> None:
         self.run.close()

@@ -18,6 +18,8 @@ class RunInfo:
     directory: Path
     runs_root: Path
     resume_id: str | None = None  # the tracker's own id of the run to continue, if resuming
+    description: str | None = None  # what the run is for (the recipe's header comment)
+    tags: tuple[str, ...] = ()  # labels to browse many runs by: the experiment, a sweep and its varied keys
 
 
 class Tracker:
@@ -36,6 +38,9 @@ class Tracker:
 
     def log_file(self, path: Path, name: str | None = None) -> None:
         pass
+
+    def log_text(self, name: str, text: str, step: int = 0) -> None:
+        """A text record (e.g. the resolved recipe, a comparison table)."""
 
     def close(self) -> None:
         pass
