@@ -23,6 +23,7 @@ stopped sweep continues where it stopped when the same command runs again. Launc
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
@@ -223,7 +224,10 @@ def sweep_dir(base: recipes.Recipe, sweep: Sweep) -> Path:
 
 
 def _structure(path: Path, overrides: Iterable[str], registry: Registry) -> recipes.Recipe:
-    data = recipes.apply_overrides(recipe_without_sweep(path), overrides)
+    """As ``dvcore run`` will load it (a ``name`` override switches the component), without [sweep]."""
+    original = recipe_without_sweep(path)
+    data = recipes.apply_overrides(copy.deepcopy(original), list(overrides))
+    recipes.switch_components(original, data, list(overrides), registry)  # its notices: once, by the run
     return recipes.structure(data, registry)
 
 
