@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from importlib import metadata
 
 import pytest
 import torch
@@ -69,7 +70,11 @@ def test_eval_interp_refuses_a_generate_run(testplug, tmp_path):
     registry = plugins.load().registry
     execute(recipes.load(path, [], registry), registry, run_dir=tmp_path / "gen", progress=False)
     result = CliRunner().invoke(main, ["eval", "interp", str(tmp_path / "gen"), "--metric", "mae"])
-    assert result.exit_code == 2 and "not an interpolation run" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"dvcore eval interp: task 'generate' of dvcore {metadata.version('dvcore')} cannot evaluate a run "
+        "sample by sample (it has no evaluate_run(); see dvcore.tasks.capabilities.EvaluatesRuns)"
+    )
 
     curve = CliRunner().invoke(
         main,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,6 +19,9 @@ from dvcore import recipe as recipes
 from dvcore.errors import RecipeError
 from dvcore.recipe import MetricSection
 from dvcore.registry import Registry
+
+if TYPE_CHECKING:
+    from dvcore.diffusion.task_parts import HeldOutLoss
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
@@ -102,10 +105,10 @@ def is_stats_file(path: Path) -> bool:
 # ----------------------------------------------------------------------------------------------
 
 
-def interpolation_scores(
-    run: Any,
-    metric_names: list[str],
-    registry: Registry,
+def score_clips(
+    task: Any,
+    model: Any,
+    metrics: dict[str, Any],
     *,
     samples_per_clip: int,
     max_samples: int | None,
@@ -114,32 +117,29 @@ def interpolation_scores(
 ) -> list[dict[str, Any]]:
     """One row per (clip, predictor): each metric's mean over the samples drawn for the clip, and its std.
 
-    Regression models give one prediction per clip; diffusion models give ``samples_per_clip``
-    samples, scored one by one and averaged (never the best of N). The predictors are the model
-    and the task's baselines (``eval.baselines``). Every row carries the clip's ``motion``: the
-    mean optical-flow magnitude (px) between the two frames around the target, from the flow
-    baseline (the task's, or one with default options when the recipe scores none).
+    ``InterpolateTask.evaluate_run``. Regression models give one prediction per clip; diffusion
+    models give ``samples_per_clip`` samples, scored one by one and averaged (never the best of N).
+    The predictors are the model and the task's baselines (``eval.baselines``). Every row carries
+    the clip's ``motion``: the mean optical-flow magnitude (px) between the two frames around the
+    target, from the flow baseline (the task's, or one with default options when the recipe
+    scores none).
     """
     from dvcore.baselines.components import FlowBaseline
     from dvcore.baselines.flow import FlowOptions
     from dvcore.seeding import derive_seed
     from dvcore.tasks.interpolate import split_clip
-    from dvcore.train.trainer import Head
 
-    task, model = run.task, run.model
-    diffusion = getattr(task, "diffusion", None) is not None
-    metrics = {name: registry.get("metric", name).build(None) for name in metric_names}
-    eval_set = Head(task.datasets()["eval"], max_samples)
     flows = [b for b in task.baselines.values() if isinstance(b, FlowBaseline)]
     flow = flows[0] if flows else FlowBaseline(FlowOptions())
     rows: list[dict[str, Any]] = []
     device = next(model.parameters()).device
-    for start in range(0, len(eval_set), batch_size):
-        clips = list(range(start, min(start + batch_size, len(eval_set))))
-        frames = torch.stack([eval_set[i]["frames"] for i in clips]).to(device)  # (B, N, C, H, W)
+    start = 0
+    for samples in eval_batches(task.datasets()["eval"], max_samples, batch_size):
+        clips = list(range(start, start + len(samples)))
+        frames = torch.stack([s["frames"] for s in samples]).to(device)  # (B, N, C, H, W)
         context, target = split_clip(frames)
         with torch.no_grad():
-            if diffusion:
+            if task.diffusion is not None:
                 draws = []
                 for s in range(samples_per_clip):
                     g = torch.Generator().manual_seed(derive_seed(seed, "eval-interp", start, s))
@@ -168,7 +168,17 @@ def interpolation_scores(
                     row[name] = float(v[:, j].double().mean())
                     row[f"{name}_std"] = float(v[:, j].double().std(unbiased=False))
                 rows.append(row)
+        start += len(samples)
     return rows
+
+
+def eval_batches(dataset: Any, max_samples: int | None, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    """The first ``max_samples`` samples of ``dataset`` (all when None), in lists of ``batch_size``."""
+    from dvcore.train.trainer import Head
+
+    head = Head(dataset, max_samples)
+    for start in range(0, len(head), batch_size):
+        yield [head[i] for i in range(start, min(start + batch_size, len(head)))]
 
 
 def summarize(rows: list[dict[str, Any]], metric_names: list[str]) -> dict[str, dict[str, float]]:
@@ -181,6 +191,15 @@ def summarize(rows: list[dict[str, Any]], metric_names: list[str]) -> dict[str, 
             out[predictor][name] = float(np.mean([r[name] for r in mine]))
             out[predictor][f"{name}_std"] = float(np.mean([r[f"{name}_std"] for r in mine]))
     return out
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def gain_vs_motion_image(rows: list[dict[str, Any]], metric: str, against: list[str]) -> torch.Tensor:
@@ -221,15 +240,6 @@ def gain_vs_motion_image(rows: list[dict[str, Any]], metric: str, against: list[
     return torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 255.0  # (3, H, W)
 
 
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    import csv
-
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_loss_per_t_csv(held_out: Any, path: Path) -> None:
     """A HeldOutLoss's buckets as CSV: bucket, t_centre, loss, count."""
     centres, means, counts = held_out.per_t.compute()
@@ -246,35 +256,43 @@ def write_loss_per_t_csv(held_out: Any, path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def loss_per_timestep(run: Any, *, max_samples: int | None, batch_size: int, seed: int) -> Any:
-    """The held-out diffusion loss of the run's model in the loss's buckets of t (a HeldOutLoss)."""
+def image_loss_per_timestep(
+    task: Any, model: Any, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
+) -> HeldOutLoss:
+    """The held-out diffusion loss in the loss's buckets of t, on the eval images (``GenerateTask``)."""
+    from dvcore.diffusion.task_parts import HeldOutLoss, to_model_space
+    from dvcore.seeding import eval_generator
+
+    held_out = HeldOutLoss(task.diffusion, eval_generator(seed, "loss-per-t"), buckets)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for samples in eval_batches(task.datasets()["eval"], max_samples, batch_size):
+            held_out.update(model, to_model_space(torch.stack([s["image"] for s in samples]).to(device)))
+    return held_out
+
+
+def clip_loss_per_timestep(
+    task: Any, model: Any, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
+) -> HeldOutLoss:
+    """The held-out loss of the middle frame in buckets of t (``InterpolateTask``, diffusion mode only)."""
     from dvcore.diffusion.task_parts import HeldOutLoss, to_model_space
     from dvcore.seeding import eval_generator
     from dvcore.tasks.interpolate import split_clip
-    from dvcore.train.trainer import Head
 
-    task, model = run.task, run.model
-    parts = getattr(task, "diffusion", None)
-    if parts is None:
-        raise RecipeError([f"{run.run_dir}: not a diffusion run (loss per timestep needs a diffusion loss)"])
-    held_out = HeldOutLoss(parts, eval_generator(seed, "loss-per-t"))
-    eval_set = Head(task.datasets()["eval"], max_samples)
+    if task.diffusion is None:
+        raise RecipeError(["not a diffusion run (loss per timestep needs task.mode = 'diffusion')"])
+    held_out = HeldOutLoss(task.diffusion, eval_generator(seed, "loss-per-t"), buckets)
     device = next(model.parameters()).device
     with torch.no_grad():
-        for start in range(0, len(eval_set), batch_size):
-            samples = [eval_set[i] for i in range(start, min(start + batch_size, len(eval_set)))]
-            if "image" in samples[0]:
-                x0 = to_model_space(torch.stack([s["image"] for s in samples]).to(device))
-                held_out.update(model, x0)
-            else:
-                context, target = split_clip(torch.stack([s["frames"] for s in samples]).to(device))
-                ctx = to_model_space(context)
-                noise = (
-                    torch.randn(ctx.shape, generator=held_out.generator).to(device)
-                    if task.options.input_noise
-                    else None
-                )
-                held_out.update(task.denoiser(model, ctx, noise), to_model_space(target))
+        for samples in eval_batches(task.datasets()["eval"], max_samples, batch_size):
+            context, target = split_clip(torch.stack([s["frames"] for s in samples]).to(device))
+            ctx = to_model_space(context)
+            noise = (
+                torch.randn(ctx.shape, generator=held_out.generator).to(device)
+                if task.options.input_noise
+                else None
+            )
+            held_out.update(task.denoiser(model, ctx, noise), to_model_space(target))
     return held_out
 
 

@@ -18,42 +18,41 @@ from PIL import Image, ImageDraw, ImageFont
 from dvcore.track.images import grid
 
 
-def run_movie_frames(
-    run: Any, num: int, sampler: Any, steps: int | None, seed: int, scale: int
+def sampling_movie_frames(
+    task: Any, model: Any, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
 ) -> list[np.ndarray]:
-    """The frames of ``dvcore movie`` for a loaded run (``dvcore.inference.LoadedRun``)."""
-    if run.recipe.task.name == "interpolate":
-        return interpolation_movie_frames(run, num, sampler, steps, seed, scale)
+    """Generated images: x_t | predicted x0 of ``num`` samples, every step (``GenerateTask.movie_frames``)."""
     from dvcore.seeding import image_generator
 
-    result = run.task.sample(
-        run.model,
+    result = task.sample(
+        model,
         num,
         generator=[image_generator(seed, i) for i in range(num)],
         sampler=sampler,
-        num_steps=steps,
+        num_steps=num_steps,
         record=True,
     )
     return trajectory_frames(result.trajectory, result.timesteps, scale=scale)
 
 
 def interpolation_movie_frames(
-    run: Any, num: int, sampler: Any, steps: int | None, seed: int, scale: int
+    task: Any, model: Any, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
 ) -> list[np.ndarray]:
-    """Eval clips: the diffusion trajectory of the middle frame, or (regression) the clips played back."""
+    """Eval clips: the diffusion trajectory of the middle frame, or (regression) the clips played back.
+
+    ``InterpolateTask.movie_frames``.
+    """
     from dvcore.tasks.interpolate import split_clip
 
-    eval_set = run.task.datasets()["eval"]
+    eval_set = task.datasets()["eval"]
     frames = torch.stack([eval_set[i]["frames"] for i in range(min(num, len(eval_set)))])  # (R, N, C, H, W)
     context, target = split_clip(frames)
     with torch.no_grad():
-        if getattr(run.task, "diffusion", None) is None:
-            return interpolation_playback_frames(
-                frames, run.task.predict(run.model, context).clamp(0, 1), scale
-            )
+        if task.diffusion is None:
+            return interpolation_playback_frames(frames, task.predict(model, context).clamp(0, 1), scale)
         generator = torch.Generator().manual_seed(seed)
-        result = run.task.sample_middle(
-            run.model, context, generator=generator, sampler=sampler, num_steps=steps, record=True
+        result = task.sample_middle(
+            model, context, generator=generator, sampler=sampler, num_steps=num_steps, record=True
         )
     return interpolation_trajectory_frames(context, result.trajectory, target, result.timesteps, scale)
 

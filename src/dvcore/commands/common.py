@@ -138,6 +138,16 @@ def sampler_override(name: str | None, eta: float | None, run: LoadedRun) -> Any
     return registry().get("sampler", parsed.name).build(parsed.options)
 
 
-def needs_sampling(run: LoadedRun, command: str) -> None:
-    if not hasattr(run.task, "sample"):
-        fail([f"{command}: the run's task {run.recipe.task.name!r} does not sample images"], str(run.run_dir))
+def require_capability(run: LoadedRun, capability: type, command: str) -> None:
+    """Stop with one line naming the task and its distribution unless the run's task has ``capability``."""
+    from dvcore.tasks.capabilities import require
+
+    component = registry().get("task", run.recipe.task.name)
+    require(
+        run.task,
+        capability,
+        command=command,
+        name=run.recipe.task.name,
+        origin=f"{component.origin} {component.version}",
+        source=str(run.run_dir),
+    )

@@ -33,11 +33,13 @@ from dvcore.commands.common import (
     other_data,
     reading,
     registry,
+    require_capability,
     run_dir_argument,
     seed_option,
     track_option,
     weights_option,
 )
+from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep
 
 
 @click.group("eval")
@@ -192,27 +194,26 @@ def eval_interp(
     With --data / --set the run's model is scored on other data (only its eval split is read);
     the output names the data and goes to RUN_DIR/eval-<data> unless --out says otherwise.
     """
-    from dvcore.evaluation import gain_vs_motion_image, interpolation_scores, summarize, write_csv
+    from dvcore.evaluation import gain_vs_motion_image, summarize, write_csv
     from dvcore.sampling import save_png
     from dvcore.track.run_tracker import log_images_to_run
 
     data, tag = other_data(data_file, overrides)
     run = load_run(run_dir, ema, "cpu", (*overrides, *((f"task.tile={tile}",) if tile else ())), data)
     unknown = [n for n in metric_names if ("metric", n) not in registry()]
-    problems = [f"--metric: unknown metric {n!r}" for n in unknown]
-    if run.recipe.task.name != "interpolate":
-        problems.append(f"{run_dir}: not an interpolation run (task {run.recipe.task.name!r})")
-    if problems:
-        fail(problems, str(run_dir))
-    rows = interpolation_scores(
-        run,
-        list(metric_names),
-        registry(),
-        samples_per_clip=samples_per_clip or run.task.options.samples_per_clip,
-        max_samples=max_samples,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    if unknown:
+        fail([f"--metric: unknown metric {n!r}" for n in unknown], str(run_dir))
+    require_capability(run, EvaluatesRuns, "eval interp")
+    metrics = {name: registry().get("metric", name).build(None) for name in metric_names}
+    with reading(run_dir):
+        rows = run.task.evaluate_run(
+            run.model,
+            metrics,
+            samples_per_item=samples_per_clip,
+            max_samples=max_samples,
+            batch_size=batch_size,
+            seed=seed,
+        )
     summary = summarize(rows, list(metric_names))
     motion = sum(r["motion"] for r in rows if r["predictor"] == "model") / (len(rows) // len(summary))
     out = out or run_dir / (f"eval-{tag}" if tag else "eval")
@@ -285,14 +286,17 @@ def eval_loss_per_t(
 
     With --data / --set the loss is measured on other data (only its eval split is read).
     """
-    from dvcore.evaluation import describe_data, loss_per_timestep, write_loss_per_t_csv
+    from dvcore.evaluation import describe_data, write_loss_per_t_csv
     from dvcore.sampling import save_png
     from dvcore.track.run_tracker import log_images_to_run
 
     data, tag = other_data(data_file, overrides)
-    run = load_run(run_dir, ema, "cpu", (*overrides, f"loss.loss_buckets={buckets}"), data)
+    run = load_run(run_dir, ema, "cpu", overrides, data)
+    require_capability(run, LossPerTimestep, "eval loss-per-t")
     with reading(run_dir):
-        held_out = loss_per_timestep(run, max_samples=max_samples, batch_size=batch_size, seed=seed)
+        held_out = run.task.loss_per_timestep(
+            run.model, buckets=buckets, max_samples=max_samples, batch_size=batch_size, seed=seed
+        )
     out = out or run_dir / (f"eval-{tag}" if tag else "eval")
     out.mkdir(parents=True, exist_ok=True)
     write_loss_per_t_csv(held_out, out / "loss_per_t.csv")

@@ -10,8 +10,8 @@ from dvcore.commands.common import (
     ema_option,
     eta_option,
     load_run,
-    needs_sampling,
     registry,
+    require_capability,
     run_dir_argument,
     sampler_option,
     sampler_override,
@@ -19,6 +19,7 @@ from dvcore.commands.common import (
     steps_option,
     track_option,
 )
+from dvcore.tasks.capabilities import MakesMovieFrames
 
 
 @click.command()
@@ -51,14 +52,15 @@ def movie(
     Interpolation runs: eval clips as context frames | x_t | predicted | target per step (diffusion),
     or the clips played back with the predicted middle frame beside the true one (regression).
     """
-    from dvcore.movie import frames_as_images, run_movie_frames, write_gif, write_mp4
+    from dvcore.movie import frames_as_images, write_gif, write_mp4
     from dvcore.track.run_tracker import log_images_to_run
 
     run = load_run(run_dir, ema, "cpu")
     chosen = sampler_override(sampler, eta, run)
-    if run.recipe.task.name != "interpolate":
-        needs_sampling(run, "movie")
-    frames = run_movie_frames(run, num, chosen, steps, seed, scale)
+    require_capability(run, MakesMovieFrames, "movie")
+    frames = run.task.movie_frames(
+        run.model, num=num, sampler=chosen, num_steps=steps, seed=seed, scale=scale
+    )
     for path in list(out) or [run_dir / "movie.gif"]:
         if path.suffix.lower() == ".mp4":
             write_mp4(frames, path, fps)

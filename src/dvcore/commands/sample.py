@@ -11,12 +11,13 @@ from dvcore.commands.common import (
     ema_option,
     eta_option,
     load_run,
-    needs_sampling,
+    require_capability,
     run_dir_argument,
     sampler_option,
     sampler_override,
     steps_option,
 )
+from dvcore.tasks.capabilities import SamplesImages
 
 
 @click.command()
@@ -60,7 +61,7 @@ def sample(
     dist_info = distributed.init(dev)
     dev = distributed.device_for(dist_info, dev)
     run = load_run(run_dir, ema, str(dev))
-    needs_sampling(run, "sample")
+    require_capability(run, SamplesImages, "sample")
     chosen = sampler_override(sampler, eta, run)
     stats = sample_to_folder(
         run.task,

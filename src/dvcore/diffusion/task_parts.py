@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from dvcore import seeding
+from dvcore.diffusion.loss_per_timestep import LossPerTimestep
 from dvcore.diffusion.losses import DiffusionLoss
 from dvcore.diffusion.samplers.base import Sampler
 from dvcore.diffusion.schedules import Schedule
@@ -122,9 +123,14 @@ class NoiseSource:
 class HeldOutLoss:
     """The diffusion loss on held-out data at seeded t and noise: overall and per bucket of t."""
 
-    def __init__(self, parts: DiffusionParts, generator: torch.Generator):
+    def __init__(self, parts: DiffusionParts, generator: torch.Generator, buckets: int | None = None):
+        """``buckets`` of t (at most T); None = the loss's ``loss_buckets``."""
         self.parts, self.generator = parts, generator
-        self.per_t = parts.loss.loss_per_timestep(parts.schedule)
+        if buckets is None:
+            self.per_t = parts.loss.loss_per_timestep(parts.schedule)
+        else:
+            T = parts.schedule.num_train_timesteps
+            self.per_t = LossPerTimestep(T, min(buckets, T))
         self.total, self.count = 0.0, 0
 
     def update(self, model_fn: Callable[..., Tensor], x0: Tensor, **model_kwargs: Any) -> None:

@@ -89,13 +89,14 @@ class EvaluatesRuns(Protocol):
 class LossPerTimestep(Protocol):
     """The held-out diffusion loss in buckets of t (``dvcore eval loss-per-t``).
 
-    ``loss_per_timestep(model, *, max_samples, batch_size, seed)`` returns an object with
+    ``loss_per_timestep(model, *, buckets, max_samples, batch_size, seed)`` (``buckets`` of t;
+    None = the loss's own count) returns an object with
     ``per_t.compute() -> (centres, means, counts)``, ``count`` (samples seen) and
     ``figure() -> (3, H, W)`` image of the curve.
     """
 
     def loss_per_timestep(
-        self, model: nn.Module, *, max_samples: int | None, batch_size: int, seed: int
+        self, model: nn.Module, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
     ) -> Any: ...
 
 
@@ -108,10 +109,11 @@ DESCRIPTIONS: dict[type, tuple[str, str]] = {
 }
 
 
-def require(task: Any, capability: type, *, command: str, name: str, origin: str) -> None:
+def require(task: Any, capability: type, *, command: str, name: str, origin: str, source: str) -> None:
     """Raise ``RecipeError`` (one line, exit code 2) unless ``task`` has ``capability``.
 
-    ``name`` is the task's name in the recipe, ``origin`` its distribution (and version).
+    ``name`` is the task's name in the recipe, ``origin`` its distribution (and version),
+    ``source`` the run directory the command was given.
     """
     if isinstance(task, capability):
         return
@@ -120,5 +122,6 @@ def require(task: Any, capability: type, *, command: str, name: str, origin: str
         [
             f"dvcore {command}: task {name!r} of {origin} cannot {what} "
             f"(it has no {method}(); see dvcore.tasks.capabilities.{capability.__name__})"
-        ]
+        ],
+        source,
     )

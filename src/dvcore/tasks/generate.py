@@ -218,6 +218,28 @@ class GenerateTask(Task):
             trajectory = [TrajectoryStep(to_image(s.x_t), to_image(s.pred_x0)) for s in result.trajectory]
         return Samples(to_image(result.x0).cpu(), trajectory, result.timesteps)
 
+    # -- capabilities (dvcore.tasks.capabilities) -----------------------------------------------
+
+    def movie_frames(
+        self, model: nn.Module, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
+    ) -> list[Any]:
+        """``dvcore movie``: x_t | predicted x0 of ``num`` samples at every sampling step."""
+        from dvcore.movie import sampling_movie_frames
+
+        return sampling_movie_frames(
+            self, model, num=num, sampler=sampler, num_steps=num_steps, seed=seed, scale=scale
+        )
+
+    def loss_per_timestep(
+        self, model: nn.Module, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
+    ) -> HeldOutLoss:
+        """``dvcore eval loss-per-t``: the held-out loss on the eval images in buckets of t."""
+        from dvcore.evaluation import image_loss_per_timestep
+
+        return image_loss_per_timestep(
+            self, model, buckets=buckets, max_samples=max_samples, batch_size=batch_size, seed=seed
+        )
+
 
 def build_generate(options: GenerateOptions, *, recipe: Recipe, registry: Registry) -> GenerateTask:
     """Unconditional image diffusion with any backbone."""

@@ -353,6 +353,51 @@ class InterpolateTask(Task):
         if "noise" in state:
             self.noise.load_state_dict(state["noise"])
 
+    # -- capabilities (dvcore.tasks.capabilities) -----------------------------------------------
+
+    def movie_frames(
+        self, model: nn.Module, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
+    ) -> list[Any]:
+        """``dvcore movie``: the middle frame's denoising trajectory, or (regression) the clips played back."""
+        from dvcore.movie import interpolation_movie_frames
+
+        return interpolation_movie_frames(
+            self, model, num=num, sampler=sampler, num_steps=num_steps, seed=seed, scale=scale
+        )
+
+    def evaluate_run(
+        self,
+        model: nn.Module,
+        metrics: dict[str, Any],
+        *,
+        samples_per_item: int | None,
+        max_samples: int | None,
+        batch_size: int,
+        seed: int,
+    ) -> list[dict[str, Any]]:
+        """``dvcore eval interp``: per-clip scores of the model (mean and std over samples) and the baselines."""
+        from dvcore.evaluation import score_clips
+
+        return score_clips(
+            self,
+            model,
+            metrics,
+            samples_per_clip=samples_per_item or self.options.samples_per_clip,
+            max_samples=max_samples,
+            batch_size=batch_size,
+            seed=seed,
+        )
+
+    def loss_per_timestep(
+        self, model: nn.Module, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
+    ) -> Any:
+        """``dvcore eval loss-per-t``: the middle frame's held-out loss in buckets of t (diffusion mode)."""
+        from dvcore.evaluation import clip_loss_per_timestep
+
+        return clip_loss_per_timestep(
+            self, model, buckets=buckets, max_samples=max_samples, batch_size=batch_size, seed=seed
+        )
+
 
 def score_samples(metrics: dict[str, Metric], preds: list[Tensor], target: Tensor) -> dict[str, float]:
     """Update each metric with every sample of a batch (B, C, H, W) against ``target``.
