@@ -21,11 +21,17 @@ once in ``dvcore.commands.common``. Errors become exit codes here, in one place:
 - a run that diverged (``TrainingDiverged``): one line, exit code 1;
 - with ``DVCORE_STRICT_PLUGINS=1``, a plugin that failed to load (``PluginLoadError``): one line
   per failed plugin, exit code 2.
+- a run that failed at run time (``RunFailed``): one line, exit code 1, the traceback in RUN_DIR/error.log;
+- an interrupt (a second stop signal, Ctrl-C twice): one line, exit code 1;
+- anything else: one line, exit code 1, the traceback saved to a temporary file that the line names.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import tempfile
+import traceback
 from typing import Any
 
 import click
@@ -42,6 +48,7 @@ from dvcore.errors import (
     EXIT_FAILURE,
     EXIT_OK,
     RecipeError,
+    RunFailed,
     TrainingDiverged,
     TrainingStopped,
 )
@@ -76,12 +83,48 @@ class Dvcore(click.Group):
             for failure in exc.failures:
                 click.echo(f"dvcore: error: {failure} ({STRICT_ENV}=1)", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except RunFailed as exc:
+            where = f" (details in {exc.log})" if exc.log else ""
+            click.echo(f"dvcore: run failed at step {exc.step}: {exc.line}{where}", err=True)
+            sys.exit(EXIT_FAILURE)
+        except KeyboardInterrupt:
+            click.echo(
+                "dvcore: interrupted; a run continues from its last checkpoint with --resume", err=True
+            )
+            sys.exit(EXIT_FAILURE)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            click.echo(f"dvcore: {_unexpected(exc)}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+
+def _unexpected(exc: BaseException) -> str:
+    """One line for an error no command expected; the traceback goes to a file for a bug report."""
+    if isinstance(exc, MemoryError):
+        what = "out of memory"
+    elif isinstance(exc, OSError) and exc.strerror:
+        what = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc).strip().splitlines()
+        what = f"internal error: {type(exc).__name__}" + (f": {text[0]}" if text else "")
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="dvcore-error-", suffix=".log", delete=False, encoding="utf-8"
+        ) as log:
+            log.write(traceback.format_exc())
+        return f"{what} (traceback in {log.name})"
+    except OSError:
+        return what
 
 
 @click.group(cls=Dvcore, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dvcore")
 def main() -> None:
     """dvcore: diffusion models and video frame interpolation from TOML recipes."""
+    if hasattr(signal, "SIGXFSZ"):
+        # past a file size limit, a write fails with EFBIG (reported as one line) instead of killing us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 main.add_command(run)

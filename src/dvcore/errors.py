@@ -4,6 +4,9 @@
   problem and exits with ``EXIT_BAD_INPUT`` (2); nothing was run.
 - ``TrainingStopped``: a signal stopped a run after writing a checkpoint (exit 0; resumable).
 - ``TrainingDiverged``: too many non-finite steps in a row (exit 1).
+- ``RunFailed``: any other error while a run trained (I/O, memory, a bug): one line, exit 1, the
+  traceback kept in the run directory's error.log.
+- Anything else that escapes a command: one line, exit 1, the traceback in a temporary log file.
 
 Data sources, tasks and plugins raise ``RecipeError`` without importing the recipe schema.
 """
@@ -40,3 +43,11 @@ class TrainingStopped(Exception):
 
 class TrainingDiverged(Exception):
     """Too many consecutive non-finite steps; the last good state was checkpointed."""
+
+
+class RunFailed(Exception):
+    """A run ended by an error at run time (after ``step`` steps); the traceback is in ``log``."""
+
+    def __init__(self, line: str, step: int, log: Path | None):
+        self.line, self.step, self.log = line, step, log
+        super().__init__(f"run failed at step {step}: {line}")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -105,6 +107,45 @@ def memory_budget(extra_bytes: int | None) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class TookTooLong(Exception):
+    """Building or reading did not finish within the time budget (see ``time_budget``)."""
+
+
+def validate_seconds() -> float:
+    """The time budget of ``dvcore validate``'s building (DVCORE_VALIDATE_TIMEOUT, default 300 s)."""
+    try:
+        return float(os.environ.get("DVCORE_VALIDATE_TIMEOUT", "300"))
+    except ValueError:
+        return 300.0
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Within the block, raise ``TookTooLong`` after ``seconds`` (main thread, POSIX; else unguarded).
+
+    A count that is in bounds but absurd (a backbone of 2**31 res blocks, a schedule of 2**31
+    steps) builds for hours, not for ever: validation gives up with one line instead.
+    """
+    if (
+        seconds <= 0
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+    ):
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        raise TookTooLong(f"still not done after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again every second, should one be swallowed
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -22,7 +22,7 @@ from torch import nn
 from dvcore import preflight, rundir
 from dvcore import recipe as recipes
 from dvcore.atomic import write_text_atomic
-from dvcore.errors import RecipeError, TrainingDiverged, TrainingStopped
+from dvcore.errors import RecipeError, RunFailed, TrainingDiverged, TrainingStopped
 from dvcore.recipe import Recipe
 from dvcore.registry import Registry
 from dvcore.seeding import process_seed, seed_everything
@@ -78,7 +78,10 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
     device = torch.device("cuda" if wants_cuda else "cpu")
     task_name, model_name = recipe.task.name, recipe.model.name
     # Nothing is known about sizes before a sample exists: guard the building and the read.
-    with preflight.memory_budget(preflight.available_memory("cpu")):
+    with (
+        preflight.memory_budget(preflight.available_memory("cpu")),
+        preflight.time_budget(preflight.validate_seconds()),
+    ):
         task = _attempt(
             "task",
             f"cannot build task {task_name!r}",
@@ -111,7 +114,8 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
         raise RecipeError(["data: sample 0 of the train split has no 'frames' or 'image' tensor"])
     h, w = sample[key].shape[-2:]
     try:
-        out = model(torch.empty(2, c_in, h, w, device="meta"), torch.zeros(2, device="meta"))
+        with preflight.time_budget(preflight.validate_seconds()):
+            out = model(torch.empty(2, c_in, h, w, device="meta"), torch.zeros(2, device="meta"))
     except NotImplementedError:
         pass  # an op without a meta kernel: the shape check is skipped, nothing else is lost
     except Exception as exc:  # the options built a model that cannot take this data
@@ -152,6 +156,12 @@ def _attempt(section: str, what: str, build: Callable[[], T]) -> T:
     except RecipeError:
         raise
     except Exception as exc:  # a component's crash on its options is a recipe problem
+        if isinstance(exc, preflight.TookTooLong):
+            raise RecipeError(
+                [
+                    f"{section}: {what}: {exc} (a size or count far too large? DVCORE_VALIDATE_TIMEOUT allows longer)"
+                ]
+            ) from None
         if preflight.is_out_of_memory(exc):
             available = preflight.available_memory("cpu")
             room = f" ({preflight.gib(available)} available)" if available is not None else ""
@@ -191,14 +201,6 @@ def provenance(registry: Registry) -> dict[str, Any]:
         pass
     versions = {c.origin: c.version for c in registry}
     return {"git_commit": commit, "versions": {**versions, "torch": str(torch.__version__)}}
-
-
-class RunFailed(Exception):
-    """A run ended by an error at run time (after ``step`` steps); the traceback is in ``log``. Exit code 1."""
-
-    def __init__(self, line: str, step: int, log: Path | None):
-        self.line, self.step, self.log = line, step, log
-        super().__init__(f"run failed at step {step}: {line}")
 
 
 # Keys a resume may change: when and what is logged, evaluated and kept, and for how long it trains.

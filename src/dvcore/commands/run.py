@@ -23,6 +23,11 @@ from dvcore.commands.common import fail, load_recipe, overrides_option, reading,
 @click.option(
     "--resume", "resume", type=click.Path(path_type=Path), help="Continue the run in this directory."
 )
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start over in a --run-dir that holds a run (the old run is moved aside to DIR.old-N).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar or periodic lines.")
 @click.option(
     "--init-from",
@@ -34,26 +39,35 @@ def run(
     overrides: tuple[str, ...],
     run_dir: Path | None,
     resume: Path | None,
+    restart: bool,
     no_progress: bool,
     init_from: Path | None,
 ) -> None:
     """Train RECIPE (or continue a run with --resume RUN_DIR)."""
-    from dvcore.run import RECIPE_FILE, execute
+    from dvcore.run import execute
+    from dvcore.rundir import RECIPE_FILE, is_run
 
     if init_from is not None:
         if resume is not None:
             fail(["--init-from: a resumed run continues from its own checkpoint"], str(resume))
         overrides = (f"init.from={json.dumps(str(init_from))}", *overrides)
     if resume is not None:
-        if not (resume / RECIPE_FILE).exists():
-            fail([f"--resume {resume}: not a run directory (no {RECIPE_FILE})"], str(resume))
+        if restart:
+            fail(["--restart: starts a new run; it cannot be combined with --resume"], "the arguments")
+        if not is_run(resume):
+            fail([f"--resume {resume}: not a dvcore run directory"], str(resume))
         recipe, run_dir = str(resume / RECIPE_FILE), resume
     elif recipe is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
     loaded = load_recipe(recipe, overrides)
     with reading(recipe):
         summary = execute(
-            loaded, registry(), run_dir=run_dir, resume=resume is not None, progress=not no_progress
+            loaded,
+            registry(),
+            run_dir=run_dir,
+            resume=resume is not None,
+            restart=restart,
+            progress=not no_progress,
         )
     if summary["eval"]:  # empty on ranks other than 0
         print_summary(summary)
