@@ -20,7 +20,7 @@ once in ``dvcore.commands.common``. Errors become exit codes here, in one place:
 - a run stopped by a signal (``TrainingStopped``): how to resume it, exit code 0;
 - a run that diverged (``TrainingDiverged``): one line, exit code 1;
 - with ``DVCORE_STRICT_PLUGINS=1``, a plugin that failed to load (``PluginLoadError``): one line
-  per failed plugin, exit code 2.
+  per failed plugin, exit code 2;
 - a run that failed at run time (``RunFailed``): one line, exit code 1, the traceback in RUN_DIR/error.log;
 - an interrupt (a second stop signal, Ctrl-C twice): one line, exit code 1;
 - anything else: one line, exit code 1, the traceback saved to a temporary file that the line names.
