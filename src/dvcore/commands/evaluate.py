@@ -242,10 +242,8 @@ def _print_interp_table(
 ) -> None:
     from dvcore.evaluation import describe_data
 
-    title = (
-        f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)\n"
-        f"data: {describe_data(run.recipe.data)}"
-    )
+    click.echo(f"data: {describe_data(run.recipe.data)}")
+    title = f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)"
     table = Table(title=title)
     table.add_column("predictor")
     for name in metric_names:
