@@ -26,7 +26,7 @@ from torch import nn
 from dvcore import seeding
 from dvcore.diffusion.loss_per_timestep import LossPerTimestep
 from dvcore.diffusion.losses import DiffusionLoss
-from dvcore.diffusion.samplers.base import Sampler
+from dvcore.diffusion.samplers.base import Sampler, SampleResult, TrajectoryStep
 from dvcore.diffusion.schedules import Schedule
 from dvcore.recipe import Recipe, SamplerSection, ScheduleSection
 from dvcore.registry import Registry
@@ -79,6 +79,31 @@ class DiffusionParts:
                 "(at alpha_bar = 0 an eps prediction says nothing about x0), got 'eps'"
             )
         return cls(loss, schedule, sampler, target)
+
+    def sample(
+        self,
+        model_fn: Callable[..., Tensor],
+        noise: Tensor,
+        *,
+        sampler: Sampler | None,
+        num_steps: int,
+        generator: Any,
+        record: bool,
+    ) -> SampleResult:
+        """Run ``sampler`` (None = the recipe's) from ``noise``; x0 and the trajectory as images in [0, 1]."""
+        result = (sampler or self.sampler).sample(
+            float_output(model_fn),
+            noise,
+            self.schedule,
+            num_steps=num_steps,
+            prediction_type=self.prediction_type,
+            generator=generator,
+            record=record,
+        )
+        trajectory = None
+        if result.trajectory is not None:
+            trajectory = [TrajectoryStep(to_image(s.x_t), to_image(s.pred_x0)) for s in result.trajectory]
+        return SampleResult(to_image(result.x0), trajectory, result.timesteps)
 
 
 class NoiseSource:

@@ -42,9 +42,7 @@ from dvcore.diffusion.task_parts import (
     DiffusionParts,
     HeldOutLoss,
     NoiseSource,
-    float_output,
     model_device,
-    to_image,
     to_model_space,
     unit_noise,
 )
@@ -204,19 +202,15 @@ class GenerateTask(Task):
         d = self.diffusion
         device = model_device(model)
         noise = unit_noise((num, *self.image_shape), generator)  # (num, C, H, W)
-        result = (sampler or d.sampler).sample(
-            float_output(model),
+        result = d.sample(
+            model,
             noise.to(device),
-            d.schedule,
+            sampler=sampler,
             num_steps=num_steps or self.options.sample_steps,
-            prediction_type=d.prediction_type,
             generator=generator,
             record=record,
         )
-        trajectory = None
-        if result.trajectory is not None:
-            trajectory = [TrajectoryStep(to_image(s.x_t), to_image(s.pred_x0)) for s in result.trajectory]
-        return Samples(to_image(result.x0).cpu(), trajectory, result.timesteps)
+        return Samples(result.x0.cpu(), result.trajectory, result.timesteps)
 
     # -- capabilities (dvcore.tasks.capabilities) -----------------------------------------------
 

@@ -40,13 +40,12 @@ import torch
 from torch import nn
 
 from dvcore.data.splits import Splits
-from dvcore.diffusion.samplers.base import Sampler, SampleResult, TrajectoryStep
+from dvcore.diffusion.losses import DiffusionLoss
+from dvcore.diffusion.samplers.base import Sampler, SampleResult
 from dvcore.diffusion.task_parts import (
     DiffusionParts,
     HeldOutLoss,
     NoiseSource,
-    float_output,
-    to_image,
     to_model_space,
 )
 from dvcore.errors import RecipeError
@@ -171,7 +170,7 @@ class InterpolateTask(Task):
             )
             self.loss_fn = self.diffusion.loss
             target = self.diffusion.prediction_type
-            if not options.with_middle and target != "x0" and recipe.loss.name == "diffusion":
+            if not options.with_middle and target != "x0" and isinstance(self.loss_fn, DiffusionLoss):
                 problems.append(
                     f"loss.target: expected 'x0' with task.with_middle = false (the model never sees "
                     f"the noise in the middle frame, so an {target!r} target is unpredictable), got {target!r}"
@@ -263,19 +262,14 @@ class InterpolateTask(Task):
         ctx_noise = None
         if self.options.input_noise:
             ctx_noise = torch.randn(ctx.shape, generator=generator, device=generator.device).to(ctx.device)
-        result = (sampler or d.sampler).sample(
-            float_output(self.denoiser(model, ctx, ctx_noise)),
+        return d.sample(
+            self.denoiser(model, ctx, ctx_noise),
             noise,
-            d.schedule,
+            sampler=sampler,
             num_steps=num_steps or self.options.sample_steps,
-            prediction_type=d.prediction_type,
             generator=generator,
             record=record,
         )
-        trajectory = None
-        if result.trajectory is not None:
-            trajectory = [TrajectoryStep(to_image(s.x_t), to_image(s.pred_x0)) for s in result.trajectory]
-        return SampleResult(to_image(result.x0), trajectory, result.timesteps)
 
     # -- the Task contract ----------------------------------------------------------------------
 
