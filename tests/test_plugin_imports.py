@@ -44,8 +44,8 @@ def test_the_scan_sees_a_private_import(tmp_path):
     ]
 
 
-def test_shipped_plugins_import_only_the_public_surface():
-    sources = sorted(ROOT.glob("plugins/*/src/**/*.py"))
+def test_shipped_plugins_and_the_example_import_only_the_public_surface():
+    sources = sorted([*ROOT.glob("plugins/*/src/**/*.py"), *ROOT.glob("examples/*/src/**/*.py")])
     assert len(sources) > 20  # every shipped plugin's sources are scanned
     found = [line for path in sources for line in private_imports(path)]
     assert found == [], "\n".join(found)
