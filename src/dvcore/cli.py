@@ -3,6 +3,8 @@
     dvcore run RECIPE [--set K=V ...] | --resume RUN_DIR    train (dvcore.commands.run)
     dvcore validate RECIPE [--set K=V ...]                  check, build on the meta device, train nothing
     dvcore plugins [--json]                                 every component with its options
+    dvcore plugins show KIND NAME                           one component: options, constraints, capabilities
+    dvcore plugin new NAME --kind KIND                      an installable plugin package (docs/plugins.md)
     dvcore sample RUN_DIR --out DIR                         generated images, one PNG per index
     dvcore movie RUN_DIR                                    the denoising trajectory as GIF/MP4
     dvcore eval gen SAMPLES --ref REF                       FID / KID / IS of generated images
@@ -39,7 +41,9 @@ import click
 from dvcore.commands.compare import compare
 from dvcore.commands.evaluate import eval_group
 from dvcore.commands.movie import movie
+from dvcore.commands.plugin_new import plugin_group
 from dvcore.commands.plugins import plugins_cmd
+from dvcore.commands.plugins_show import show as plugins_show
 from dvcore.commands.run import run, validate
 from dvcore.commands.sample import sample
 from dvcore.commands.sweep import sweep
@@ -130,6 +134,8 @@ def main() -> None:
 main.add_command(run)
 main.add_command(validate)
 main.add_command(plugins_cmd)
+plugins_cmd.add_command(plugins_show)
+main.add_command(plugin_group)
 main.add_command(sample)
 main.add_command(movie)
 main.add_command(eval_group)

@@ -47,6 +47,7 @@ def opt(
     uppers = [getattr(v, "upper", None) for v in validators]
     metadata = {
         "doc": doc,
+        "constraints": [constraint_of(v) for v in validators],
         "upper": min((u for u in uppers if u is not None), default=None),
         "finite": finite,
         "multiline": multiline,
@@ -104,6 +105,16 @@ def path_component(_inst: Any, _attr: Any, value: Any) -> None:
         )
 
 
+def constraint_of(validator: Validator) -> str:
+    """What a validator demands, in words ("> 0", "odd"): its ``constraint`` attribute, else its name."""
+    return getattr(validator, "constraint", None) or getattr(validator, "__name__", repr(validator))
+
+
+def _described(constraint: str, check: Validator) -> Validator:
+    check.constraint = constraint  # type: ignore[attr-defined]  # shown by `dvcore plugins show`
+    return check
+
+
 def _skip_none(validator: Validator) -> Validator:
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None:
@@ -117,7 +128,7 @@ def gt(bound: float) -> Validator:
         if not value > bound:
             raise ValueError(f"expected > {bound}, got {value!r}")
 
-    return check
+    return _described(f"> {bound}", check)
 
 
 def ge(bound: float) -> Validator:
@@ -125,7 +136,7 @@ def ge(bound: float) -> Validator:
         if not value >= bound:
             raise ValueError(f"expected >= {bound}, got {value!r}")
 
-    return check
+    return _described(f">= {bound}", check)
 
 
 def le(bound: float) -> Validator:
@@ -134,7 +145,7 @@ def le(bound: float) -> Validator:
             raise ValueError(f"expected <= {bound}, got {value!r}")
 
     check.upper = bound  # type: ignore[attr-defined]  # replaces the standard int32 bound
-    return check
+    return _described(f"<= {bound}", check)
 
 
 def lt(bound: float) -> Validator:
@@ -143,7 +154,7 @@ def lt(bound: float) -> Validator:
             raise ValueError(f"expected < {bound}, got {value!r}")
 
     check.upper = bound  # type: ignore[attr-defined]  # replaces the standard int32 bound
-    return check
+    return _described(f"< {bound}", check)
 
 
 def odd(_inst: Any, _attr: Any, value: Any) -> None:
@@ -161,7 +172,7 @@ def each(validator: Validator) -> Validator:
             except ValueError as exc:
                 raise ValueError(f"item {i}: {exc}") from None
 
-    return check
+    return _described(f"each item {constraint_of(validator)}", check)
 
 
 def existing_path(_inst: Any, _attr: Any, value: Any) -> None:
@@ -175,12 +186,17 @@ def existing_path(_inst: Any, _attr: Any, value: Any) -> None:
         raise ValueError(f"path does not exist: {str(value)!r}")
 
 
+odd.constraint = "odd"  # type: ignore[attr-defined]
+existing_path.constraint = "an existing path"  # type: ignore[attr-defined]
+path_component.constraint = "one folder name"  # type: ignore[attr-defined]
+
+
 def doc_of(attribute: attrs.Attribute[Any]) -> str:
     return attribute.metadata.get("doc", "")
 
 
 def describe_options(options_cls: type) -> list[dict[str, Any]]:
-    """Each field of an options class: name, type, default ("(required)" when none) and doc."""
+    """Each field of an options class: name, type, default ("(required)" when none), doc, constraints."""
     out = []
     for field in attrs.fields(attrs.resolve_types(options_cls)):
         if field.default is attrs.NOTHING:
@@ -190,9 +206,27 @@ def describe_options(options_cls: type) -> list[dict[str, Any]]:
         else:
             default = field.default
         out.append(
-            {"name": field.name, "type": _type_name(field.type), "default": default, "doc": doc_of(field)}
+            {
+                "name": field.name,
+                "type": _type_name(field.type),
+                "default": default,
+                "doc": doc_of(field),
+                "constraints": constraints_of(field),
+            }
         )
     return out
+
+
+def constraints_of(field: attrs.Attribute[Any]) -> list[str]:
+    """What a field accepts beyond its type: the choices of a Literal, then each validator's constraint."""
+    out = []
+    args = [a for a in typing.get_args(field.type) if a is not type(None)] or [field.type]
+    for arg in args:
+        if typing.get_origin(arg) is typing.Literal:
+            out.append("one of " + ", ".join(repr(c) for c in typing.get_args(arg)))
+    if typing.get_origin(field.type) is typing.Literal:
+        out = ["one of " + ", ".join(repr(c) for c in typing.get_args(field.type))]
+    return out + list(field.metadata.get("constraints", []))
 
 
 def _type_name(tp: Any) -> str:

@@ -12,15 +12,19 @@ from dvcore.options import describe_options
 from dvcore.plugins import plugins as loaded_plugins
 
 
-@click.command("plugins")
+@click.group("plugins", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_cmd(as_json: bool) -> None:
+@click.pass_context
+def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
     """List every component: kind, name, origin package and version, options.
 
     A plugin that failed to load is named once, on stderr, when the plugins load (as for every
     command). A name that several distributions register shows each component under the
     qualified name a recipe must use (``dvcore-unet:unet``), marked as a clash.
+    `dvcore plugins show KIND NAME` details one component.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     loaded = loaded_plugins()
     clashing = {(c.kind, c.name) for owners in loaded.registry.clashes() for c in owners}
     rows = [
