@@ -79,7 +79,13 @@ def test_plugins_json_lists_components_with_origin_and_options(testplug):
     rows = {(c["kind"], c["name"]): c for c in data["components"]}
     tiny = rows[("backbone", "tiny_conv")]
     assert (tiny["origin"], tiny["version"]) == ("dvcore-testplug", "0.0.1")
-    assert tiny["options"][0] == {"name": "width", "type": "int", "default": 8, "doc": "hidden channels"}
+    assert tiny["options"][0] == {
+        "name": "width",
+        "type": "int",
+        "default": 8,
+        "doc": "hidden channels",
+        "constraints": ["> 0"],
+    }
     assert rows[("task", "interpolate")]["origin"] == "dvcore"
     assert data["failures"] == []
 

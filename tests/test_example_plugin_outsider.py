@@ -33,6 +33,7 @@ def listed(python: Path, env: dict | None = None) -> set[tuple[str, str, str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # several installs and dvcore processes on a busy 2-core machine
 def test_the_example_plugin_works_as_the_guide_says(tmp_path: Path):
     python = make_venv(tmp_path / "venv")
     target = tmp_path / "target"

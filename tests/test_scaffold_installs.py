@@ -13,6 +13,7 @@ from tests.outsider import make_venv, pip
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # several installs and dvcore processes on a busy 2-core machine
 def test_a_scaffolded_plugin_of_every_kind_passes_its_tests_in_a_fresh_venv(tmp_path: Path):
     roots = [new_plugin(f"dvcore-my-{kind}", kind, tmp_path / "src") for kind in KINDS]
     python = make_venv(tmp_path / "venv")

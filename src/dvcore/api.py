@@ -83,6 +83,7 @@ from dvcore.protocols import (
 from dvcore.registry import KINDS, NoOptions, Registrar
 from dvcore.tasks.base import EvalResult
 from dvcore.tasks.base import Task as TaskBase
+from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep, MakesMovieFrames, SamplesImages
 from dvcore.track.base import RunInfo
 from dvcore.track.base import Tracker as TrackerBase
 
@@ -105,11 +106,14 @@ __all__ = [
     "DiffusionLoss",
     "Downsample",
     "EvalResult",
+    "EvaluatesRuns",
     "FlowInterpolation",
     "FlowOptions",
     "Grid",
     "Loss",
     "LossFactory",
+    "LossPerTimestep",
+    "MakesMovieFrames",
     "MeanMetric",
     "Metric",
     "MetricBase",
@@ -127,6 +131,7 @@ __all__ = [
     "Sampler",
     "SamplerBase",
     "SamplerFactory",
+    "SamplesImages",
     "Schedule",
     "ScheduleFactory",
     "Task",

@@ -38,3 +38,28 @@ def test_drift_moves_the_field_by_a_constant_step():
     step1 = (frames[1] - frames[0]).abs().mean()
     step2 = (frames[2] - frames[1]).abs().mean()
     assert step1 > 0 and torch.isclose(step1, step2, rtol=0.3)  # moving, at a steady speed
+
+
+def test_extrapolate_makes_movie_frames(tmp_path):
+    from dvcore.api import MakesMovieFrames
+    from dvcore.plugins import registry
+    from dvcore.recipe import load
+
+    recipe = load(RECIPE, SMALL)
+    task = (
+        registry()
+        .get("task", recipe.task.name)
+        .build(recipe.task.options, recipe=recipe, registry=registry())
+    )
+    model = (
+        registry()
+        .get("backbone", recipe.model.name)
+        .build(recipe.model.options, in_channels=9, out_channels=3)
+    )
+    frames = task.movie_frames(model, num=2, sampler=None, num_steps=None, seed=0, scale=2)
+    assert isinstance(task, MakesMovieFrames)
+    assert (
+        len(frames) == 4
+        and frames[0].shape == (2 * 2 * 16, 2 * 2 * 16, 3)
+        and frames[0].dtype.name == "uint8"
+    )

@@ -16,31 +16,31 @@ from dvcore.registry import KINDS, UnknownComponentError, unknown_name_message
 
 
 def capabilities(component: Any) -> list[str]:
-    """What the component can do beyond its kind's contract, as far as its class tells.
+    """The optional task capabilities (``dvcore.tasks.capabilities``) the component's class implements.
 
-    Tasks: the optional capabilities of ``dvcore.tasks.capabilities`` its class implements;
-    backbones and others: nothing known before building, so nothing is claimed.
+    Judged from the class (the factory, or its return annotation) without building anything;
+    only tasks have capabilities.
     """
     if component.kind != "task":
         return []
+    from dvcore.tasks.capabilities import DESCRIPTIONS
+
+    factory = component.factory
     try:
-        from dvcore.tasks import capabilities as caps
-    except ImportError:
+        cls = (
+            factory
+            if inspect.isclass(factory)
+            else inspect.signature(factory, eval_str=True).return_annotation
+        )
+    except (NameError, TypeError, ValueError):  # an annotation that cannot be resolved here
         return []
-    cls = (
-        component.factory
-        if inspect.isclass(component.factory)
-        else inspect.signature(component.factory).return_annotation
-    )
     if not inspect.isclass(cls):
         return []
-    found = []
-    for name in getattr(caps, "__all__", []):
-        protocol = getattr(caps, name, None)
-        methods = [m for m in getattr(protocol, "__protocol_attrs__", ()) if not m.startswith("_")]
-        if methods and all(callable(getattr(cls, m, None)) for m in methods):
-            found.append(name)
-    return found
+    return [
+        f"{capability.__name__} ({what}: {method})"
+        for capability, (method, what) in DESCRIPTIONS.items()
+        if callable(getattr(cls, method, None))
+    ]
 
 
 def _problems_doc(options: type) -> str | None:

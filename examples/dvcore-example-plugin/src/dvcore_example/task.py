@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -87,6 +88,30 @@ class Extrapolate(TaskBase):
         scores = {f"{p}/{n}": m.compute() for p, ms in metrics.items() for n, m in ms}
         images = {"predictions": torch.cat(shown, dim=-2).expand(3, -1, -1)} if shown else {}  # (3, k*H, 3W)
         return EvalResult(scores, images)
+
+    def movie_frames(
+        self, model: nn.Module, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
+    ) -> list[np.ndarray]:
+        """``dvcore movie``: eval clips played frame by frame, truth | model; the last frame is predicted.
+
+        (A capability: ``dvcore.api.MakesMovieFrames``. ``sampler``, ``num_steps`` and ``seed`` do
+        not apply to a regression task.)
+        """
+        eval_set = self._datasets["eval"]
+        frames = torch.stack(
+            [eval_set[i]["frames"] for i in range(min(num, len(eval_set)))]
+        )  # (K, N, C, H, W)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            pred = self.predict(model, frames.to(device)).float().clamp(0, 1).cpu()  # (K, C, H, W)
+        out = []
+        for k in range(frames.shape[1]):
+            truth = frames[:, k]  # (K, C, H, W)
+            guess = pred if k == frames.shape[1] - 1 else truth
+            grid = torch.cat([torch.cat([t, g], dim=-1) for t, g in zip(truth, guess, strict=True)], dim=-2)
+            image = (grid.expand(3, -1, -1) * 255).round().to(torch.uint8).permute(1, 2, 0)  # (K*H, 2W, 3)
+            out.append(image.repeat_interleave(scale, 0).repeat_interleave(scale, 1).numpy())
+        return out
 
 
 def build_extrapolate(options: ExtrapolateOptions, *, recipe: Any, registry: Any) -> Extrapolate:
