@@ -34,6 +34,7 @@ backbone can use it as a prior. Results are deterministic for given inputs and o
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Literal
 
 import attrs
@@ -88,7 +89,7 @@ class FlowOptions:
     )
     t: float = opt(0.5, "time of the interpolated frame between the two frames (0..1)", ge(0), le(1))
 
-    def problems(self):
+    def problems(self) -> Iterator[tuple[str, str]]:
         if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
             yield "value_range", f"expected [low, high] with low < high, got {self.value_range!r}"
 
@@ -117,8 +118,9 @@ class FlowInterpolation:
 def to_grey_uint8(images: Tensor, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """(B, C, H, W) float -> (B, H, W) uint8 grey: BT.601 luma for 3 channels, the mean otherwise."""
     x = images.detach().float().cpu()
-    luma = x.shape[1] == 3
-    grey = sum(w * x[:, i] for i, w in enumerate(LUMA)) if luma else x.mean(dim=1)  # (B, H, W)
+    grey = x.mean(dim=1)  # (B, H, W)
+    if x.shape[1] == 3:
+        grey = LUMA[0] * x[:, 0] + LUMA[1] * x[:, 1] + LUMA[2] * x[:, 2]
     low, high = value_range
     scaled = (grey - low) * (255.0 / (high - low))
     return scaled.round().clamp(0, 255).to(torch.uint8).numpy()
@@ -135,9 +137,9 @@ def _flow_pair(a: np.ndarray, b: np.ndarray, options: FlowOptions) -> np.ndarray
         b = cv2.resize(b, size, interpolation=cv2.INTER_CUBIC)
     if options.method == "dis":
         dis = cv2.DISOpticalFlow.create(DIS_PRESETS[options.preset])
-        flow = dis.calc(a, b, None)
+        flow = dis.calc(a, b, None)  # type: ignore[call-overload]
     else:
-        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 5, 7, 1.5, 0)
+        flow = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 5, 7, 1.5, 0)  # type: ignore[call-overload]
     if scale != 1.0:
         # Scale the vectors to the original pixels; INTER_AREA averages the fine flow per pixel.
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / scale

@@ -100,7 +100,9 @@ _LOCK = threading.Lock()
 def _pyramid_cached(name: str) -> tuple[np.ndarray, ...]:
     levels = [load_photo(name).astype(np.float32) / 255.0]  # (H, W, 3) in [0, 1]
     while min(levels[-1].shape[:2]) >= 64:
-        levels.append(cv2.pyrDown(levels[-1]))  # each level half the size, Gaussian-filtered
+        levels.append(
+            np.asarray(cv2.pyrDown(levels[-1]), dtype=np.float32)
+        )  # each level half the size, Gaussian-filtered
     return tuple(levels)
 
 
@@ -409,8 +411,9 @@ class PhotoMotion(Sequence[dict[str, torch.Tensor]]):
         self.options, self.split, self.seed = options, split, seed
         self.photos = split_photos(options)[split]
         self.length = options.num_train if split == "train" else options.num_eval
-        self.cropped = options.crop is not None and (split == "train" or options.crop_eval)
-        self.size = (options.crop[0], options.crop[1]) if self.cropped else (options.height, options.width)
+        crop = options.crop if split == "train" or options.crop_eval else None
+        self.cropped = crop is not None
+        self.size = (crop[0], crop[1]) if crop is not None else (options.height, options.width)
         n = options.num_frames
         self.times = np.arange(n, dtype=np.float64) - (n - 1) / 2  # (N,) the middle frame at t = 0
 
