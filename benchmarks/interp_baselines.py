@@ -124,7 +124,7 @@ def render(results: dict, details: dict) -> str:
         "mean over clips. Flow: OpenCV "
         f"{cv2.__version__} DIS (`preset = medium`, frames under 96 px upscaled for the flow), per-pixel",
         "selection among three linear intermediate flows, occlusion-aware blend; its defaults were chosen",
-        "on the moving_shapes train split and synthetic cases, not on these sets. The ablations are the",
+        "on train splits (moving_shapes; photo_motion 64 px and 448x256) and synthetic cases, never on these sets. The ablations are the",
         "same flows with the plain linear intermediate flow and/or a plain average of the two warps.",
         "",
         f"CPU: {platform.machine()}, torch {torch.__version__}, one thread (torch and OpenCV); flow ms are",

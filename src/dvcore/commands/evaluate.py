@@ -230,7 +230,8 @@ def eval_interp(
     figure = gain_vs_motion_image(rows, metric, ["blend", "flow"])
     save_png(figure, out / "gain_vs_motion.png")
     if track:
-        log_images_to_run(run, [{"gain_vs_motion": figure}], [("eval_interp", run.step)], registry())
+        context = f"eval_interp-{tag}" if tag else "eval_interp"
+        log_images_to_run(run, [{"gain_vs_motion": figure}], [(context, run.step)], registry())
     _print_interp_table(run, rows, summary, metric_names)
     click.echo(
         f"mean motion {motion:.2f} px; {out / 'per_clip.csv'}, {out / 'summary.json'}, {out / 'gain_vs_motion.png'}"
