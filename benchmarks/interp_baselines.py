@@ -15,8 +15,8 @@ Both photo sets use only the held-out eval photos; the same files serve
 
 Rows: copy, blend, the ``flow`` baseline with its defaults, and two ablations of it (the plain
 method: Super SloMo's linear intermediate flow and an average of the two warps; and selection
-without the occlusion weights). The flow defaults were chosen on the moving_shapes *train*
-split and on synthetic cases (tests/baselines), never on these eval sets. PSNR and SSIM come
+without the occlusion weights). The flow defaults were chosen on *train* splits
+(moving_shapes; photo_motion at 64 px and 448x256) and synthetic cases, never on these eval sets. PSNR and SSIM come
 from the metrics plugin (``psnr``, ``ssim``), averaged over clips. "motion" is the mean flow
 magnitude between the two frames around the target (px), over clips.
 
