@@ -21,7 +21,7 @@ CORE_NAMES = {
     "schedule": ["linear", "scaled_linear", "cosine", "sigmoid"],
     "sampler": ["ddpm", "ddim", "dpmsolver++", "euler", "heun"],
     "loss": ["diffusion", "pixel"],
-    "dataset": ["moving_shapes", "digits"],
+    "dataset": ["moving_shapes", "digits", "photo_motion"],
     "tracker": ["none"],
     "baseline": ["copy", "blend", "flow"],
 }
