@@ -226,3 +226,56 @@ def test_a_failure_at_run_time_is_one_line_exit_1_and_keeps_the_traceback(
     s = summary(run_dir)
     assert (s["status"], s["steps"], s["error"]) == ("failed", 2, "RuntimeError: a disk went away")
     assert "Traceback (most recent call last)" in (run_dir / "error.log").read_text()
+
+
+def test_a_signal_during_the_final_evaluation_stops_and_the_resume_evaluates(
+    testplug, tiny_recipe, tmp_path, monkeypatch
+):
+    original_init = trainer_module.Trainer.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        evaluate = self.task.evaluate
+
+        def signalled_evaluate(model, batches):
+            if self.step == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return evaluate(model, batches)
+
+        self.task.evaluate = signalled_evaluate
+
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", init)
+    run_dir = tmp_path / "run"
+    code, lines = run(str(tiny_recipe), "--run-dir", str(run_dir), "--set", "train.max_steps=4")
+    assert code == 0
+    assert lines[-2] == f"dvcore: stopped by signal {int(signal.SIGTERM)} after step 4; checkpoint written."
+    assert (summary(run_dir)["status"], summary(run_dir)["eval"]) == ("stopped", {})
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", original_init)
+    assert run("--resume", str(run_dir))[0] == 0
+    s = summary(run_dir)
+    assert s["status"] == "completed" and s["steps"] == 4 and "model/mae" in s["eval"]
+
+
+def test_a_failure_while_setting_up_still_leaves_a_summary(testplug, tiny_recipe, tmp_path, monkeypatch):
+    from dvcore.track.base import Tracker
+
+    def broken_log_hparams(self, hparams):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Tracker, "log_hparams", broken_log_hparams)
+    run_dir = tmp_path / "run"
+    code, lines = run(str(tiny_recipe), "--run-dir", str(run_dir), *SHORT)
+    assert code == 1
+    assert lines[-1] == (
+        f"dvcore: run failed at step 0: OSError: [Errno 28] No space left on device "
+        f"(details in {run_dir / 'error.log'})"
+    )
+    assert (summary(run_dir)["status"], summary(run_dir)["steps"]) == ("failed", 0)
+
+
+def test_a_train_split_that_gives_no_batch_cannot_spin_for_ever():
+    from types import SimpleNamespace
+
+    stub = SimpleNamespace(loader=[], cfg=SimpleNamespace(batch_size=4))
+    with pytest.raises(RuntimeError, match="gives no batch of 4"):
+        next(trainer_module.Trainer._batches(stub))

@@ -274,6 +274,7 @@ def _prepare_run_dir(
 
 def _write_recipe(recipe: Recipe, registry: Registry, run_dir: Path) -> None:
     """recipe.toml, atomically; on a resume that changed it, the previous one kept as recipe.resume-N.toml."""
+    rundir.mark(run_dir)
     path = run_dir / rundir.RECIPE_FILE
     text = recipes.to_toml(recipe, registry)
     if path.exists():
@@ -311,6 +312,88 @@ def execute(
     if resume and not dist_info.is_main:
         latest = checkpoint.load_latest(run_dir / "checkpoints")
 
+    try:
+        components, trainer, tracker = _set_up(recipe, registry, run_dir, latest, dist_info, device, progress)
+    except RecipeError:
+        raise
+    except Exception as exc:  # e.g. out of memory building the model, a tracker that cannot open its repo
+        error = _one_line(exc)
+        step = latest[2].get("step", 0) if latest else 0
+        log = _error_log(run_dir, dist_info.is_main)
+        if dist_info.is_main and rundir.is_run(run_dir):
+            _write_summary(
+                run_dir,
+                {
+                    "experiment": recipe.experiment,
+                    "run_dir": str(run_dir),
+                    "status": "failed",
+                    "error": error,
+                    "steps": step,
+                },
+            )
+        raise RunFailed(error, step, log) from exc
+
+    started = time.perf_counter()
+    status, error, result = "completed", None, EvalResult({})
+    try:
+        result = trainer.fit()
+    except TrainingStopped:
+        status = "stopped"
+        raise
+    except TrainingDiverged as exc:
+        status, error = "diverged", str(exc)
+        raise
+    except KeyboardInterrupt:
+        status, error = "stopped", "interrupted before a checkpoint could be written"
+        raise
+    except Exception as exc:
+        status, error = "failed", _one_line(exc)
+        raise RunFailed(error, trainer.step, _error_log(run_dir, dist_info.is_main)) from exc
+    finally:
+        interrupted = False
+        try:
+            tracker.close()
+        except KeyboardInterrupt:  # a second signal while the tracker flushed: the summary still comes
+            interrupted = True
+            if status == "completed":
+                status, error = "stopped", "interrupted while closing the tracker"
+        except Exception as exc:
+            if status == "completed":
+                status, error = "failed", f"closing the tracker: {_one_line(exc)}"
+        summary = {
+            "experiment": recipe.experiment,
+            "run_dir": str(run_dir),
+            "status": status,
+            "error": error,
+            "steps": trainer.step,
+            "skipped_steps": trainer.skipped_steps,
+            "train_seconds": round(time.perf_counter() - started, 2),
+            "parameters": count_parameters(components.model),
+            "world_size": dist_info.world_size,
+            "tracker_run_id": tracker.run_id,
+            "eval": result.scores,
+            **_task_summary(components.task),
+            **_init_summary(run_dir),
+        }
+        if dist_info.is_main:
+            _write_summary(run_dir, summary)
+    if interrupted:
+        raise KeyboardInterrupt
+    if status == "failed":  # the tracker failed to close: the run's record may be incomplete
+        raise RunFailed(error or "failed", trainer.step, None)
+    return summary
+
+
+def _set_up(
+    recipe: Recipe,
+    registry: Registry,
+    run_dir: Path,
+    latest: checkpoint.Loaded | None,
+    dist_info: distributed.DistInfo,
+    device: torch.device,
+    progress: bool,
+) -> tuple[Components, Trainer, Tracker]:
+    """Components, trainer (restored when resuming) and tracker; recipe.toml written once all fit."""
     seed_everything(recipe.seed)
     components = build_components(recipe, registry)  # identical weights on every rank
     init_record = None
@@ -364,53 +447,14 @@ def execute(
         tracker.log_hparams({**recipes.to_dict(recipe, registry), **provenance(registry), **init_hparams})
         tracker.log_text("recipe", recipes.to_toml(recipe, registry))
 
-    started = time.perf_counter()
-    status, error, result = "completed", None, EvalResult({})
+    return components, trainer, tracker
+
+
+def _write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     try:
-        result = trainer.fit()
-    except TrainingStopped:
-        status = "stopped"
-        raise
-    except TrainingDiverged as exc:
-        status, error = "diverged", str(exc)
-        raise
-    except KeyboardInterrupt:
-        status, error = "stopped", "interrupted before a checkpoint could be written"
-        raise
-    except Exception as exc:
-        status, error = "failed", _one_line(exc)
-        raise RunFailed(error, trainer.step, _error_log(run_dir, dist_info.is_main)) from exc
-    finally:
-        try:
-            tracker.close()
-        except Exception as exc:
-            if status == "completed":
-                status, error = "failed", f"closing the tracker: {_one_line(exc)}"
-        summary = {
-            "experiment": recipe.experiment,
-            "run_dir": str(run_dir),
-            "status": status,
-            "error": error,
-            "steps": trainer.step,
-            "skipped_steps": trainer.skipped_steps,
-            "train_seconds": round(time.perf_counter() - started, 2),
-            "parameters": count_parameters(components.model),
-            "world_size": dist_info.world_size,
-            "tracker_run_id": tracker.run_id,
-            "eval": result.scores,
-            **_task_summary(components.task),
-            **_init_summary(run_dir),
-        }
-        if dist_info.is_main:
-            try:
-                write_text_atomic(run_dir / rundir.SUMMARY_FILE, json.dumps(summary, indent=2))
-            except OSError as exc:
-                print(
-                    f"dvcore: warning: cannot write {run_dir / rundir.SUMMARY_FILE}: {exc}", file=sys.stderr
-                )
-    if status == "failed":  # the tracker failed to close: the run's record may be incomplete
-        raise RunFailed(error or "failed", trainer.step, None)
-    return summary
+        write_text_atomic(run_dir / rundir.SUMMARY_FILE, json.dumps(summary, indent=2))
+    except OSError as exc:
+        print(f"dvcore: warning: cannot write {run_dir / rundir.SUMMARY_FILE}: {exc}", file=sys.stderr)
 
 
 def _init_summary(run_dir: Path) -> dict[str, Any]:

@@ -70,13 +70,19 @@ def prepare(path: Path, *, restart: bool = False, option: str = "--run-dir") -> 
                     ]
                 )
         path.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(
-            path / MARKER_FILE,
-            json.dumps({"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}) + "\n",
-        )
+        probe = path / f".dvcore-write-test-{os.getpid()}"
+        probe.write_bytes(b"")  # writable? (mkdir succeeds on an existing read-only directory)
+        probe.unlink()
     except OSError as exc:
         raise RecipeError([f"{option} {path}: cannot create the run directory: {_why(exc)}"]) from None
     return path
+
+
+def mark(path: Path) -> None:
+    """Say that ``path`` holds a dvcore run (written with its recipe, once every check passed)."""
+    if not (path / MARKER_FILE).exists():
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        write_text_atomic(path / MARKER_FILE, json.dumps({"created": stamp}) + "\n")
 
 
 def _free_sibling(path: Path, tag: str) -> Path:

@@ -16,7 +16,7 @@ import contextlib
 import resource
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,10 @@ from dvcore.train.progress import TrainProgress
 from dvcore.train.signals import StopRequest
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class _StopDuringEval(Exception):
+    """A stop signal arrived during an evaluation, which is abandoned (not logged)."""
 
 
 class Head(Sequence):
@@ -144,6 +148,7 @@ class Trainer:
         self.consecutive_bad = 0  # non-finite steps in a row; max_nonfinite of them end the run
         self.progress_enabled = progress and self.dist.is_main
         self.last_eval: EvalResult | None = None
+        self._stop: StopRequest | None = None  # while fit() runs: evaluation checks it between batches
 
     # ------------------------------------------------------------------------------------------
     # The loop
@@ -158,6 +163,7 @@ class Trainer:
         batches = self._batches()
         try:
             with StopRequest() as stop:
+                self._stop = stop
                 while self.step < self.max_steps:
                     t_step = time.perf_counter()
                     lr = self._set_lr()
@@ -170,10 +176,13 @@ class Trainer:
                     self._maybe_eval()
                     self._maybe_checkpoint()
                     self._maybe_stop(stop)
+                self.progress.close()
+                result = self.evaluate()
+                self._maybe_stop(stop, final=True)  # a signal during the final eval: resume evaluates
+                self.save_checkpoint()
         finally:
+            self._stop = None
             self.progress.close()
-        result = self.evaluate()
-        self.save_checkpoint()
         return result
 
     # -- the phases of one step, in order ---------------------------------------------------------
@@ -270,8 +279,8 @@ class Trainer:
         if every and self.step % every == 0 and self.step < self.max_steps:
             self.save_checkpoint()
 
-    def _maybe_stop(self, stop: StopRequest) -> None:
-        if distributed.any_rank(stop.requested, self.dist) and self.step < self.max_steps:
+    def _maybe_stop(self, stop: StopRequest, final: bool = False) -> None:
+        if distributed.any_rank(stop.requested, self.dist) and (final or self.step < self.max_steps):
             path = self.save_checkpoint()
             raise TrainingStopped(self.step, path, stop.signal or 0)
 
@@ -320,10 +329,12 @@ class Trainer:
                 num_workers=self.cfg.num_workers,
                 prefetch=self.cfg.prefetch,
             )
-            with self._autocast():
-                result = self.task.evaluate(
-                    model, (to_device(b, self.device, self.cfg.channels_last) for b in eval_loader)
-                )
+            try:
+                with self._autocast():
+                    result = self.task.evaluate(model, self._eval_batches(eval_loader))
+            except _StopDuringEval:  # the loop checkpoints and stops right after
+                distributed.barrier(self.dist)
+                return EvalResult({})
             self.tracker.log_scalars(result.scores, self.step, context="eval")
             corrupt = self.task.summary().get("corrupt_files", {})
             if corrupt:
@@ -334,6 +345,13 @@ class Trainer:
         distributed.barrier(self.dist)
         self.last_eval = result
         return result
+
+    def _eval_batches(self, loader: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The eval batches on the device; a stop signal ends the evaluation between two batches."""
+        for batch in loader:
+            if self._stop is not None and self._stop.requested:
+                raise _StopDuringEval
+            yield to_device(batch, self.device, self.cfg.channels_last)
 
     # ------------------------------------------------------------------------------------------
     # Checkpoints (rank 0 writes; every rank restores the same one)
