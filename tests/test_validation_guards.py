@@ -5,6 +5,8 @@ Each test is a finding that once crashed or was accepted and then misbehaved in 
 
 from __future__ import annotations
 
+import os
+
 import attrs
 import pytest
 from click.testing import CliRunner
@@ -49,6 +51,12 @@ def test_an_oversized_recipe_file_is_refused_before_parsing(tmp_path, fresh_plug
     path = tmp_path / "huge.toml"
     path.write_bytes(b"# " + b"x" * recipes.MAX_RECIPE_BYTES + b"\n")
     assert refused(path) == [f"{path}: recipe larger than 1048576 bytes; is this a recipe?"]
+
+
+def test_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path, fresh_plugins):
+    fifo = tmp_path / "recipe.toml"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    assert refused(fifo) == [f"{fifo}: cannot read recipe: not a regular file"]
 
 
 # ----------------------------------------------------------------------------------------------

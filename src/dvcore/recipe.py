@@ -15,7 +15,9 @@ cattrs would otherwise coerce '0.1' -> 0.1 and 2.7 -> 2; strict hooks forbid tha
 from __future__ import annotations
 
 import copy
+import os
 import re
+import stat
 import sys
 import tomllib
 import typing
@@ -529,6 +531,8 @@ MAX_RECIPE_BYTES = 1 << 20  # a recipe is a page of text; anything larger is not
 def parse_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file (UTF-8, at most 1 MiB); syntax errors become ``file:line:col: message``."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block or never end
+            raise RecipeError([f"{path}: cannot read recipe: not a regular file"])
         with open(path, "rb") as f:
             raw = f.read(MAX_RECIPE_BYTES + 1)
     except (OSError, ValueError) as exc:
