@@ -409,8 +409,9 @@ def _check_values(
 
     A check that crashes is a bug in the component, not in the recipe, but it must still end
     as one line of the report ("internal check failed in ..."), never as a traceback. Cross-field
-    ``problems()`` run only when every field of the object passed its own checks (they may
-    divide by a field that was just reported as 0).
+    ``problems()`` always run, so a report names every problem at once; when a field already
+    failed its own check, a crash inside ``problems()`` (dividing by a field just reported as 0,
+    say) is that field's consequence and is left out of the report.
     """
     if isinstance(obj, Section):
         if obj.options is not None:
@@ -439,11 +440,11 @@ def _check_values(
             continue
         yield from _check_values(value, [*path, field.name], owner)
     problems = getattr(obj, "problems", None)
-    if fields_ok and callable(problems):
+    if callable(problems):
         try:
             found = [(subpath, message) for subpath, message in problems()]
         except Exception as exc:
-            found = [("", _internal(owner, exc))]
+            found = [("", _internal(owner, exc))] if fields_ok else []
         for subpath, message in found:
             yield [*path, *_split(str(subpath))], str(message)
 
