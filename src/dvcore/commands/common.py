@@ -126,9 +126,11 @@ def sampler_override(name: str | None, eta: float | None, run: LoadedRun) -> Any
     """A sampler built from --sampler/--eta (validated like a recipe section); None = the run's."""
     if name is None and eta is None:
         return None
+    from dvcore.diffusion.task_parts import DEFAULT_SAMPLER
     from dvcore.recipe import SamplerSection
 
-    section: dict[str, Any] = {"name": name or (run.recipe.sampler.name if run.recipe.sampler else "ddim")}
+    default = run.recipe.sampler.name if run.recipe.sampler else DEFAULT_SAMPLER  # what the run sampled with
+    section: dict[str, Any] = {"name": name or default}
     if eta is not None:
         section["eta"] = eta
     try:
