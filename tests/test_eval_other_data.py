@@ -68,3 +68,43 @@ def test_overrides_that_change_the_model_are_one_line(trained):
     assert result.exit_code == 2
     assert "the checkpoint's weights do not fit the model as overridden" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_from_the_cli_score_on_clips_fine_tune_there_and_compare(testplug, tiny_recipe, tmp_path):
+    """A shapes-trained run scored on a Vimeo-layout folder, fine-tuned on it with --init-from, compared."""
+    root = make_vimeo(tmp_path / "vimeo", train=[f"00001/{i:04d}" for i in range(8)], test=["00002/0001"])
+    data_file = tmp_path / "vimeo.toml"
+    data_file.write_text(f'[data]\nname = "vimeo_septuplet"\nroot = "{root}"\n')
+    runner = CliRunner()
+    shapes = tmp_path / "runs" / "tiny" / "shapes"
+    result = runner.invoke(
+        main, ["run", str(tiny_recipe), "--run-dir", str(shapes), "--set", "train.max_steps=2"]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["eval", "interp", str(shapes), "--data", str(data_file), "--metric", "mae"])
+    assert result.exit_code == 0, result.output
+    tuned = tmp_path / "runs" / "tiny" / "tuned"
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            str(tiny_recipe),
+            "--init-from",
+            str(shapes),
+            "--run-dir",
+            str(tuned),
+            "--set",
+            "train.max_steps=2",
+            "--set",
+            "data.name=vimeo_septuplet",
+            "--set",
+            f"data.root='{root}'",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tuned / "summary.json").read_text())["init"]["from"] == str(shapes)
+    result = runner.invoke(main, ["compare", str(shapes), str(tuned), "--no-track"])
+    assert result.exit_code == 0, result.output
+    header = result.output.splitlines()[0]
+    assert "data.name" in header and "init.from" in header and "model/mae" in header

@@ -175,7 +175,7 @@ def _label(value: Any) -> str:
     if isinstance(value, list):
         return "-".join(_label(v) for v in value)
     text = str(value)
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "x"
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text) or "_"
 
 
 def short_keys(keys: list[str]) -> dict[str, str]:

@@ -241,6 +241,8 @@ def launch(
             outcomes[job.point.name] = "not started (sweep stopped)"
         elif code == 0 or after == "resume":
             outcomes[job.point.name] = "stopped (resumes from its checkpoint)"
+        elif code < 0:  # killed by a signal before it had a checkpoint: starts over next time
+            outcomes[job.point.name] = f"stopped by signal {-code} before its first checkpoint"
         else:
             outcomes[job.point.name] = f"failed (exit {code}; see {job.log})"
     return outcomes
