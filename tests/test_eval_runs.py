@@ -63,6 +63,41 @@ def test_eval_interp_writes_per_clip_rows_and_their_summary(testplug, tiny_recip
     ) == pytest.approx(expected, rel=1e-6)
 
 
+def test_eval_interp_gives_the_numbers_of_training_time_eval(testplug, tiny_recipe, tmp_path):
+    """One scoring path: `dvcore eval interp` on a finished diffusion run reproduces the final eval
+    of training (same weights, clips, batch size and seed), spread included."""
+    registry = plugins.load().registry
+    diffusion = [
+        "task.mode=diffusion",
+        "task.sample_steps=3",
+        "task.samples_per_clip=3",
+        "loss=diffusion",
+        "schedule.name=linear",
+        "schedule.num_train_timesteps=100",
+        "train.max_steps=3",
+        "eval.max_samples=6",
+        "eval.batch_size=4",
+    ]
+    summary = execute(
+        recipes.load(tiny_recipe, diffusion, registry), registry, run_dir=tmp_path / "run", progress=False
+    )
+    args = ["eval", "interp", str(tmp_path / "run"), "--metric", "mae", "--max-samples", "6"]
+    result = CliRunner().invoke(main, [*args, "--batch-size", "4", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    scored = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    trained = summary["eval"]
+    assert trained["model/mae_std"] > 0  # three different samples per clip
+    assert scored["model"]["mae"] == trained["model/mae"]
+    assert scored["model"]["mae_std"] == trained["model/mae_std"]
+    for baseline in ("copy", "blend"):
+        assert scored[baseline]["mae"] == trained[f"{baseline}/mae"]
+    # a clip's samples do not depend on the batch it is drawn in
+    again = CliRunner().invoke(main, [*args, "--batch-size", "5", "--out", str(tmp_path / "eval5")])
+    assert again.exit_code == 0, again.output
+    rescored = json.loads((tmp_path / "eval5" / "summary.json").read_text())
+    assert rescored["model"]["mae"] == pytest.approx(trained["model/mae"], rel=1e-5)
+
+
 def test_eval_interp_refuses_a_generate_run(testplug, tmp_path):
     pytest.importorskip("sklearn")
     path = tmp_path / "gen.toml"

@@ -117,59 +117,44 @@ def score_clips(
 ) -> list[dict[str, Any]]:
     """One row per (clip, predictor): each metric's mean over the samples drawn for the clip, and its std.
 
-    ``InterpolateTask.evaluate_run``. Regression models give one prediction per clip; diffusion
-    models give ``samples_per_clip`` samples, scored one by one and averaged (never the best of N).
-    The predictors are the model and the task's baselines (``eval.baselines``). Every row carries
-    the clip's ``motion``: the mean optical-flow magnitude (px) between the two frames around the
-    target, from the flow baseline (the task's, or one with default options when the recipe
-    scores none).
+    ``InterpolateTask.evaluate_run``, scored by ``dvcore.tasks.interp_scoring`` exactly as the
+    training-time evaluation scores (same samples, ddof 1 spread). Regression models give one
+    prediction per clip; diffusion models give ``samples_per_clip`` samples, scored one by one and
+    averaged (never the best of N). The predictors are the model and the task's baselines
+    (``eval.baselines``). Every row carries the clip's ``motion``: the mean optical-flow magnitude
+    (px) between the two frames around the target, from the flow baseline (the task's, or one with
+    default options when the recipe scores none).
     """
     from dvcore.baselines.components import FlowBaseline
     from dvcore.baselines.flow import FlowOptions
-    from dvcore.seeding import derive_seed
+    from dvcore.tasks.interp_scoring import InterpolationScores
     from dvcore.tasks.interpolate import split_clip
 
+    scoring = InterpolationScores(
+        list(metrics),
+        metrics.__getitem__,
+        task.baselines,
+        samples=samples_per_clip if task.diffusion is not None else 1,
+        seed=seed,
+    )
     flows = [b for b in task.baselines.values() if isinstance(b, FlowBaseline)]
     flow = flows[0] if flows else FlowBaseline(FlowOptions())
-    rows: list[dict[str, Any]] = []
+    flow_names = [name for name, fn in task.baselines.items() if fn is flow]
     device = next(model.parameters()).device
-    start = 0
     for samples in eval_batches(task.datasets()["eval"], max_samples, batch_size):
-        clips = list(range(start, start + len(samples)))
         frames = torch.stack([s["frames"] for s in samples]).to(device)  # (B, N, C, H, W)
         context, target = split_clip(frames)
-        with torch.no_grad():
-            if task.diffusion is not None:
-                draws = []
-                for s in range(samples_per_clip):
-                    g = torch.Generator().manual_seed(derive_seed(seed, "eval-interp", start, s))
-                    draws.append(task.sample_middle(model, context, generator=g).x0.to(device))
-            else:
-                draws = [task.predict(model, context).float().clamp(0, 1)]
         flowed = flow.run(context)  # the flow baseline's frame, and the motion of each clip
-        motion = flowed.motion()  # (B,)
-        baselines = {
-            name: [(flowed.frame if fn is flow else fn(context)).float().clamp(0, 1)]
-            for name, fn in task.baselines.items()
-        }
-        predictors = {"model": draws, **baselines}
-        for predictor, preds in predictors.items():
-            values = {
-                name: torch.stack([m.update(p, target) for p in preds]) for name, m in metrics.items()
-            }  # (S, B)
-            for j, clip in enumerate(clips):
-                row: dict[str, Any] = {
-                    "clip": clip,
-                    "predictor": predictor,
-                    "samples": len(preds),
-                    "motion": float(motion[j]),
-                }
-                for name, v in values.items():
-                    row[name] = float(v[:, j].double().mean())
-                    row[f"{name}_std"] = float(v[:, j].double().std(unbiased=False))
-                rows.append(row)
-        start += len(samples)
-    return rows
+        with torch.no_grad():
+            scoring.update(
+                task,
+                model,
+                context,
+                target,
+                baseline_frames={name: flowed.frame for name in flow_names},
+                columns={"motion": flowed.motion()},
+            )
+    return scoring.rows
 
 
 def eval_batches(dataset: Any, max_samples: int | None, batch_size: int) -> Iterator[list[dict[str, Any]]]:
@@ -183,14 +168,9 @@ def eval_batches(dataset: Any, max_samples: int | None, batch_size: int) -> Iter
 
 def summarize(rows: list[dict[str, Any]], metric_names: list[str]) -> dict[str, dict[str, float]]:
     """predictor -> {metric: mean over clips, metric_std: mean over clips of the per-clip std}."""
-    out: dict[str, dict[str, float]] = {}
-    for predictor in dict.fromkeys(r["predictor"] for r in rows):
-        mine = [r for r in rows if r["predictor"] == predictor]
-        out[predictor] = {}
-        for name in metric_names:
-            out[predictor][name] = float(np.mean([r[name] for r in mine]))
-            out[predictor][f"{name}_std"] = float(np.mean([r[f"{name}_std"] for r in mine]))
-    return out
+    from dvcore.tasks.interp_scoring import summarize_rows
+
+    return summarize_rows(rows, metric_names)
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -275,7 +255,7 @@ def clip_loss_per_timestep(
     task: Any, model: Any, *, buckets: int | None, max_samples: int | None, batch_size: int, seed: int
 ) -> HeldOutLoss:
     """The held-out loss of the middle frame in buckets of t (``InterpolateTask``, diffusion mode only)."""
-    from dvcore.diffusion.task_parts import HeldOutLoss, to_model_space
+    from dvcore.diffusion.task_parts import HeldOutLoss
     from dvcore.seeding import eval_generator
     from dvcore.tasks.interpolate import split_clip
 
@@ -286,13 +266,7 @@ def clip_loss_per_timestep(
     with torch.no_grad():
         for samples in eval_batches(task.datasets()["eval"], max_samples, batch_size):
             context, target = split_clip(torch.stack([s["frames"] for s in samples]).to(device))
-            ctx = to_model_space(context)
-            noise = (
-                torch.randn(ctx.shape, generator=held_out.generator).to(device)
-                if task.options.input_noise
-                else None
-            )
-            held_out.update(task.denoiser(model, ctx, noise), to_model_space(target))
+            task.update_held_out(held_out, model, context, target)
     return held_out
 
 

@@ -168,7 +168,9 @@ def eval_stats(
 )
 @batch_size_option(32)
 @ema_option
-@seed_option
+@click.option(
+    "--seed", type=int, help="Seed of the diffusion samples (default: the recipe's, as in training)."
+)
 @track_option
 @eval_overrides_option
 @data_option
@@ -181,7 +183,7 @@ def eval_interp(
     tile: int | None,
     batch_size: int,
     ema: bool | None,
-    seed: int,
+    seed: int | None,
     track: bool,
     overrides: tuple[str, ...],
     data_file: Path | None,
@@ -212,7 +214,7 @@ def eval_interp(
             samples_per_item=samples_per_clip,
             max_samples=max_samples,
             batch_size=batch_size,
-            seed=seed,
+            seed=run.recipe.seed if seed is None else seed,
         )
     summary = summarize(rows, list(metric_names))
     motion = sum(r["motion"] for r in rows if r["predictor"] == "model") / (len(rows) // len(summary))
@@ -251,7 +253,7 @@ def _print_interp_table(
         table.add_column(name, justify="right")
     for predictor, values in summary.items():
         cells = [
-            f"{values[n]:.4f}" + (f" ± {values[n + '_std']:.4f}" if values[n + "_std"] else "")
+            f"{values[n]:.4f}" + (f" ± {values[n + '_std']:.4f}" if values.get(n + "_std") else "")
             for n in metric_names
         ]
         table.add_row(predictor, *cells)

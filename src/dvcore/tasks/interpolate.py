@@ -47,14 +47,15 @@ from dvcore.diffusion.task_parts import (
     HeldOutLoss,
     NoiseSource,
     to_model_space,
+    unit_noise,
 )
 from dvcore.errors import RecipeError
-from dvcore.metrics import Metric
 from dvcore.options import ge, gt, opt
 from dvcore.recipe import Recipe
 from dvcore.registry import Registry, unknown_name_message
 from dvcore.seeding import eval_generator
 from dvcore.tasks.base import EvalResult, Task
+from dvcore.tasks.interp_scoring import InterpolationScores
 from dvcore.tasks.tiling import tiled_predict
 from dvcore.track.images import clip_grid
 from dvcore.train.checkpoint import from_json, to_json
@@ -244,7 +245,7 @@ class InterpolateTask(Task):
         model: nn.Module,
         context: Tensor,
         *,
-        generator: torch.Generator,
+        generator: torch.Generator | list[torch.Generator],
         sampler: Sampler | None = None,
         num_steps: int | None = None,
         record: bool = False,
@@ -252,16 +253,17 @@ class InterpolateTask(Task):
         """Sample the middle frame given context (B, N-1, C, H, W) in [0, 1]; ``x0`` is returned in [0, 1].
 
         Noise (the middle frame's, then the context's with ``input_noise``) is drawn from
-        ``generator`` on its device, so samples depend on the batch they are drawn in. The
+        ``generator`` on its device, so samples depend on the batch they are drawn in; a list of
+        B generators gives each clip its own (a clip's sample then does not depend on its batch). The
         trajectory, when recorded, holds each step's x_t and predicted x0 mapped to [0, 1].
         """
         d = self.diffusion
         ctx = to_model_space(context)
         shape = (ctx.shape[0], *ctx.shape[2:])  # (B, C, H, W)
-        noise = torch.randn(shape, generator=generator, device=generator.device).to(ctx.device)
+        noise = unit_noise(shape, generator).to(ctx.device)
         ctx_noise = None
         if self.options.input_noise:
-            ctx_noise = torch.randn(ctx.shape, generator=generator, device=generator.device).to(ctx.device)
+            ctx_noise = unit_noise(tuple(ctx.shape), generator).to(ctx.device)
         return d.sample(
             self.denoiser(model, ctx, ctx_noise),
             noise,
@@ -287,45 +289,34 @@ class InterpolateTask(Task):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, batches: Iterable[dict[str, Tensor]]) -> EvalResult:
+        """Scores (``dvcore.tasks.interp_scoring``), the held-out loss, and a grid of clips."""
         diffusion = self.diffusion is not None
-        draws = self.options.samples_per_clip if diffusion else 1
-        sample_gen = eval_generator(self.recipe.seed, "interpolate")
+        specs = {name: (component, options) for name, component, options in self.metric_specs}
+        scoring = InterpolationScores(
+            list(specs),
+            lambda name: specs[name][0].build(specs[name][1]),
+            self.baselines,
+            samples=self.options.samples_per_clip if diffusion else 1,
+            seed=self.recipe.seed,
+        )
         held_out = (
             HeldOutLoss(self.diffusion, eval_generator(self.recipe.seed, "loss")) if diffusion else None
         )
-
-        def model_samples(context: Tensor) -> list[Tensor]:
-            if not diffusion:
-                return [self.predict(model, context).float().clamp(0, 1)]
-            return [self.sample_middle(model, context, generator=sample_gen).x0 for _ in range(draws)]
-
-        names = ["model", *self.baselines]
-        metrics = {p: {n: c.build(o) for n, c, o in self.metric_specs} for p in names}
-        spread: dict[str, float] = {}  # metric -> sum over clips of the std over the clip's samples
         shown: list[Tensor] = []  # rows of (N+2, C, H, W): context, prediction, target, |error|
         loss_sum, count = 0.0, 0
         for batch in batches:
             context, target = split_clip(batch["frames"])
             if held_out is not None:
-                ctx = to_model_space(context)
-                ctx_noise = None
-                if self.options.input_noise:
-                    ctx_noise = torch.randn(ctx.shape, generator=held_out.generator).to(ctx.device)
-                held_out.update(self.denoiser(model, ctx, ctx_noise), to_model_space(target))
-            preds = model_samples(context)  # each (B, C, H, W) in [0, 1]
+                self.update_held_out(held_out, model, context, target)
+            preds = scoring.update(self, model, context, target)  # each (B, C, H, W) in [0, 1]
             if not diffusion:
                 loss_sum += float(self.loss_fn(preds[0], target)) * len(target)
             count += len(target)
             for i in range(min(len(target), self.recipe.eval.num_images - len(shown))):
                 error = (preds[0][i] - target[i]).abs()
                 shown.append(torch.cat([context[i], preds[0][i, None], target[i, None], error[None]]))
-            for name, std_sum in score_samples(metrics["model"], preds, target).items():
-                spread[name] = spread.get(name, 0.0) + std_sum
-            for name, baseline in self.baselines.items():
-                score_samples(metrics[name], [baseline(context).float().clamp(0, 1)], target)
 
-        scores = {f"{p}/{n}": m.compute() for p, ms in metrics.items() for n, m in ms.items()}
-        scores.update({f"model/{n}_std": s / max(count, 1) for n, s in spread.items()})
+        scores = scoring.scores()
         images = {"clips": clip_grid(torch.stack(shown))} if shown else {}
         if held_out is not None:
             scores.update(held_out.scores("model"))
@@ -333,6 +324,16 @@ class InterpolateTask(Task):
         else:
             scores["model/loss"] = loss_sum / max(count, 1)
         return EvalResult(scores, images)
+
+    def update_held_out(
+        self, held_out: HeldOutLoss, model: nn.Module, context: Tensor, target: Tensor
+    ) -> None:
+        """Add a batch to the held-out diffusion loss (context noise, when used, from its generator)."""
+        ctx = to_model_space(context)  # (B, N-1, C, H, W)
+        ctx_noise = None
+        if self.options.input_noise:
+            ctx_noise = torch.randn(ctx.shape, generator=held_out.generator).to(ctx.device)
+        held_out.update(self.denoiser(model, ctx, ctx_noise), to_model_space(target))
 
     def state_dict(self) -> dict[str, Any]:
         if self.diffusion is None:
@@ -391,20 +392,6 @@ class InterpolateTask(Task):
         return clip_loss_per_timestep(
             self, model, buckets=buckets, max_samples=max_samples, batch_size=batch_size, seed=seed
         )
-
-
-def score_samples(metrics: dict[str, Metric], preds: list[Tensor], target: Tensor) -> dict[str, float]:
-    """Update each metric with every sample of a batch (B, C, H, W) against ``target``.
-
-    With several samples, returns for each per-sample metric the sum over the batch's clips of
-    the standard deviation over that clip's samples (ddof 1); set-level metrics have none.
-    """
-    spread = {}
-    for name, metric in metrics.items():
-        values = [metric.update(pred, target) for pred in preds]  # each (B,), or None (set-level)
-        if len(preds) > 1 and all(v is not None for v in values):
-            spread[name] = float(torch.stack(values).double().std(dim=0).sum())
-    return spread
 
 
 def coefficients_at(schedule: Any, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
