@@ -79,7 +79,7 @@ CPU_CONFIGS: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
 }
 
 # --full (a GPU): the lab notes' UNet schema (attention at 1/8 and in the 1024-wide middle), the
-# UNet++ defaults, DiT-B/2. At 64x64 input the notes' 32x32 attention level sits at 8x8.
+# UNet++ defaults, DiT-B/2. At 64x64 input the lab notes' 32x32 attention level sits at 8x8.
 FULL_CONFIGS: dict[str, tuple[dict[str, Any], str, dict[str, Any] | str]] = {
     "unet": (
         {

@@ -103,7 +103,7 @@ max_samples = 4
 name = "none"
 """
 
-# --full: the lab notes' exp. 9 UNet (seed 001), channels [64 .. 1024], attention at 1/8 and 1/16;
+# --full: the UNet of docs/lab_notes.md §G9, channels [64 .. 1024], attention at 1/8 and 1/16;
 # it replaces the base recipe's [model] table (the explicit schema excludes the compact fields).
 FULL_MODEL = {
     "name": "unet",

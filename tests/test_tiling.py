@@ -107,7 +107,7 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.parametrize(("head", "tile", "overlap", "margin"), [("none", 24, 16, 8), ("conv", 32, 20, 9)])
 def test_patch_interpolator_tiled_on_its_block_grid_equals_untiled(head, tile, overlap, margin):
-    """The notes' model: 8x8 blocks seeing 16x16 windows. Tiles on the block grid discard one block
+    """The lab notes' model (docs/lab_notes.md §I3): 8x8 blocks seeing 16x16 windows. Tiles on the block grid discard one block
     at each cut (plus the pixel a 3x3 conv head reaches across a block border)."""
     interp = pytest.importorskip("dvcore_interp")
     options = interp.PatchInterpolatorOptions(d_model=16, depth=1, heads=2, token_patch=2, head=head)

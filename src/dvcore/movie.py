@@ -62,7 +62,7 @@ def frames_as_images(frames: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
     return [{"trajectory": torch.from_numpy(f.copy()).permute(2, 0, 1) / 255.0} for f in frames]
 
 
-def trajectory_frames(trajectory, timesteps: torch.Tensor, scale: int = 1) -> list[np.ndarray]:
+def trajectory_frames(trajectory: Any, timesteps: torch.Tensor, scale: int = 1) -> list[np.ndarray]:
     """One (H, W, 3) uint8 frame per step: a grid of x_t | a grid of predicted x0, labelled."""
     frames = []
     for k, step in enumerate(trajectory):
@@ -86,7 +86,7 @@ def _labelled(panel: torch.Tensor, label: str, scale: int) -> np.ndarray:
     array = (panel.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     image = Image.fromarray(array)
     if scale != 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     canvas = Image.new("RGB", (max(image.width, 8 * len(label) // 2), image.height + 14), "white")
     canvas.paste(image, (0, 14))
     ImageDraw.Draw(canvas).text((2, 1), label, fill="black", font=ImageFont.load_default())
@@ -121,7 +121,7 @@ def write_mp4(frames: list[np.ndarray], path: Path, fps: float) -> None:
 
 
 def interpolation_trajectory_frames(
-    context, trajectory, target, timesteps, scale: int = 1
+    context: torch.Tensor, trajectory: Any, target: torch.Tensor, timesteps: torch.Tensor, scale: int = 1
 ) -> list[np.ndarray]:
     """Diffusion interpolation: per step, one row per clip of context frames | x_t | predicted x0 | target."""
     frames = []

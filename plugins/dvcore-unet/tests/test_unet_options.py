@@ -1,4 +1,4 @@
-"""The ``unet`` options: the notes' schema validates through the recipe loader, broken
+"""The ``unet`` options: the lab notes' schema (docs/lab_notes.md §G9) validates through the recipe loader, broken
 variants give one message per problem with its field path, the compact form expands."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
 from dvcore_unet import NOTES_256_SCHEMA, UNetOptions, expand_compact, plugin
 
-# The seed's exp. 9 lines in TOML (`=` for `:`, lowercase booleans), comments kept.
+# The §G9 lines in TOML (`=` for `:`, lowercase booleans), comments kept.
 SEED_TOML = """
 [model]
 name = "unet"

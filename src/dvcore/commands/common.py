@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -16,6 +16,8 @@ from dvcore.registry import Registry
 
 if TYPE_CHECKING:  # heavy (torch); commands import it when they run
     from dvcore.inference import LoadedRun
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 # ----------------------------------------------------------------------------------------------
 # Options used by more than one command
@@ -45,7 +47,7 @@ features_option = click.option(
 weights_option = click.option("--weights", help="FID Inception weights file (default: $DVCORE_FID_WEIGHTS).")
 
 
-def batch_size_option(default: int) -> Any:
+def batch_size_option(default: int) -> Callable[[FC], FC]:
     return click.option("--batch-size", type=click.IntRange(min=1), default=default, show_default=True)
 
 

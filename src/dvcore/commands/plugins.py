@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
@@ -27,7 +28,7 @@ def plugins_cmd(ctx: click.Context, as_json: bool) -> None:
         return
     loaded = loaded_plugins()
     clashing = {(c.kind, c.name) for owners in loaded.registry.clashes() for c in owners}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": c.kind,
             "name": c.qualified_name if (c.kind, c.name) in clashing else c.name,

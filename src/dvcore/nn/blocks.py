@@ -33,9 +33,8 @@ def group_norm(channels: int, groups: int) -> nn.GroupNorm:
 def dropout(p: float, mode: DropoutMode) -> nn.Module:
     """Per-element dropout (nn.Dropout) or whole-channel dropout (nn.Dropout2d).
 
-    The lab notes (seed 001, exp. 3) found channel dropout in the residual blocks ruins a
-    DDPM UNet ("pure crap"), while per-pixel dropout (exp. 9) is harmless; "channel" is kept
-    for the ablation.
+    Channel dropout in the residual blocks ruined a DDPM UNet, per-pixel dropout did not
+    (docs/lab_notes.md §G3, §G9); "channel" is kept for the ablation.
     """
     if mode == "element":
         return nn.Dropout(p)

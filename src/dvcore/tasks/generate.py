@@ -11,7 +11,7 @@ Evaluation, on the eval split, with the eval model (the EMA when there is one):
   steps): ``images["samples"]``;
 - the held-out diffusion loss at fixed (seeded) t and noise, overall (``model/loss``) and per
   bucket of training steps (``model/loss_t000-099`` ...), and its curve over t as a figure,
-  ``images["loss_per_t"]`` (the notes' "look at loss per time step");
+  ``images["loss_per_t"]`` (a wish of docs/lab_notes.md §G11);
 - set-level metrics from ``eval.metrics`` (fid, kid, inception_score): generated images against
   the eval images.
 

@@ -21,7 +21,7 @@ class PixelLossOptions:
     reduction: Literal["image", "patch"] = opt(
         "image",
         "image: mean over all pixels; patch: each patch_size block is a separate term, summed over the "
-        "blocks of an image (the notes' 'loss over each patch'; for mse it scales the image loss by the "
+        "blocks of an image (docs/lab_notes.md §I3; for mse it scales the image loss by the "
         "number of blocks)",
     )
     patch_size: int = opt(8, "block size for reduction = 'patch'", gt(0))

@@ -103,25 +103,9 @@ class Trainer:
         cfg = self.cfg
 
         # The model as trained (raw parameters), and the callable used in the step (compiled, DDP).
-        self.model = model.to(device)
-        if cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        if cfg.grad_checkpointing:
-            # The contract: modules that can recompute their activations expose `grad_checkpointing`.
-            capable = [m for m in self.model.modules() if hasattr(m, "grad_checkpointing")]
-            if not capable:
-                raise RecipeError(
-                    [f"train.grad_checkpointing: backbone {recipe.model.name!r} does not support it"]
-                )
-            for module in capable:
-                module.grad_checkpointing = True
+        self.model = self._prepare_model(model)
         self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema else None
-        self.step_model: nn.Module = self.model
-        if self.dist.enabled:
-            ids = [device.index] if device.type == "cuda" else None
-            self.step_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if cfg.compile:
-            self.step_model = torch.compile(self.step_model)
+        self.step_model = self._step_model(self.model)
 
         self.optimizer = build_optimizer(self.model, cfg)
         self.autocast_dtype = AUTOCAST_DTYPES.get(cfg.precision)
@@ -149,6 +133,33 @@ class Trainer:
         self.progress_enabled = progress and self.dist.is_main
         self.last_eval: EvalResult | None = None
         self._stop: StopRequest | None = None  # while fit() runs: evaluation checks it between batches
+
+    def _prepare_model(self, model: nn.Module) -> nn.Module:
+        """On the device, in channels-last memory and with gradient checkpointing when asked."""
+        cfg = self.cfg
+        model = model.to(self.device)
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if cfg.grad_checkpointing:
+            # The contract: modules that can recompute their activations expose `grad_checkpointing`.
+            capable = [m for m in model.modules() if hasattr(m, "grad_checkpointing")]
+            if not capable:
+                raise RecipeError(
+                    [f"train.grad_checkpointing: backbone {self.recipe.model.name!r} does not support it"]
+                )
+            for module in capable:
+                module.grad_checkpointing = True
+        return model
+
+    def _step_model(self, model: nn.Module) -> nn.Module:
+        """The callable of the training step: the model, wrapped in DDP and compiled when asked."""
+        step_model: nn.Module = model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            step_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if self.cfg.compile:
+            step_model = torch.compile(step_model)  # type: ignore[assignment]
+        return step_model
 
     # ------------------------------------------------------------------------------------------
     # The loop

@@ -15,7 +15,7 @@ import attrs
 from dvcore.api import each, ge, gt, lt, opt
 from dvcore.nn import TransformerDims
 
-#: size -> (depth, d_model, heads). XS is the CPU default; L is the notes' width on GPU.
+#: size -> (depth, d_model, heads). XS is the CPU default; L is the width of docs/lab_notes.md §I on GPU.
 PRESETS: dict[str, TransformerDims] = {
     "XS": TransformerDims(2, 64, 4),
     "S": TransformerDims(4, 128, 4),
@@ -47,9 +47,10 @@ class PatchInterpolatorOptions:
         "reflect", "how the image is extended at its borders (replicate when too small to reflect)"
     )
     tokens: Literal["linear", "quantized"] = opt(
-        "linear", "linear: pixel values projected; quantized: colour codes embedded (the notes' 512 levels)"
+        "linear",
+        "linear: pixel values projected; quantized: colour codes embedded (512 levels, lab notes §I5)",
     )
-    token_patch: int = opt(1, "pixels per token side: 1 = pixels (the notes), 2 = 2x2 sub-patches", gt(0))
+    token_patch: int = opt(1, "pixels per token side: 1 = pixels (lab notes §I), 2 = 2x2 sub-patches", gt(0))
     quant_levels: int = opt(
         8, "quantized: levels per channel; levels ** frame_channels codes (8**3 = 512)", ge(2)
     )
@@ -58,7 +59,7 @@ class PatchInterpolatorOptions:
     )
     head: Literal["none", "conv"] = opt("none", "conv: a 3x3 conv over the stitched map removes seams")
     conv_head_stride: Literal[1, 2] = opt(
-        2, "conv head: 2 = tokens draw a 2x map that a stride-2 conv brings back (the notes); 1 = at 1x"
+        2, "conv head: 2 = tokens draw a 2x map that a stride-2 conv brings back (lab notes §I3); 1 = at 1x"
     )
     conv_head_channels: int = opt(32, "conv head: channels of the map the tokens draw", gt(0))
     residual: bool = opt(False, "predict the residual over a prior (see prior; speeds training)")

@@ -2,7 +2,7 @@
 
 The image is cut into windows of ``src_field`` pixels taken every ``tgt_field`` pixels, so each
 window sees a margin of (src_field - tgt_field) / 2 pixels around the central block it predicts
-and neighbouring windows overlap (the notes' fix for the edge effects of disjoint blocks). A
+and neighbouring windows overlap (the fix for the edge effects of disjoint blocks, docs/lab_notes.md §I3). A
 window's pixels become tokens (projected, or quantized into colour codes and embedded), a
 pre-norm transformer mixes them, and the tokens of the central block are projected back to
 pixels and stitched into the image; an optional conv head then smooths the block seams.
@@ -98,7 +98,7 @@ class QuantizedTokens(nn.Module):
 
 
 class ConvHead(nn.Module):
-    """GELU then a 3x3 conv over the stitched map, mixing across block seams (the notes' Conv2d(ic, 3, 3, 2, 1))."""
+    """GELU then a 3x3 conv over the stitched map, mixing across block seams (lab notes §I3)."""
 
     def __init__(self, channels: int, out_channels: int, stride: int):
         super().__init__()

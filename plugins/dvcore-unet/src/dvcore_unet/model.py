@@ -1,18 +1,18 @@
-"""The DDPM UNet of the lab notes (seed 001), built from its level schema.
+"""The DDPM UNet of the lab notes (docs/lab_notes.md §G), built from its level schema.
 
 Time-conditioned residual blocks (GroupNorm, SiLU, scale-shift by the time embedding),
 self-attention through SDPA at the levels the schema flags, a skip from every down level to
 the up level that mirrors it. See ``dvcore_unet.options`` for how the schema maps to
 levels and resolutions. The blocks come from ``dvcore.nn.blocks``.
 
-Departures from the notes' code, on purpose:
+Departures from the lab notebook's code, on purpose:
 
-- A full-resolution skip: the notes' network ended at H/2 and upsampled once in its head,
-  with no skip at the input size (exp. 8: "resolution is grainy"). Here a final up level
+- A full-resolution skip: the notebook's network ended at H/2 and upsampled once in its head,
+  with no skip at the input size (lab notes §G8: grainy output). Here a final up level
   mirrors down level 0 and concatenates its full-size features.
 - Time conditioning by scale and shift of the second GroupNorm (Dhariwal & Nichol 2021)
   instead of adding a bias after the first conv; the residual branch ends in a zeroed conv.
-- Float timesteps go into the sinusoidal embedding as they are (the notes cast them to long).
+- Float timesteps go into the sinusoidal embedding as they are (the notebook cast them to long).
 """
 
 from __future__ import annotations

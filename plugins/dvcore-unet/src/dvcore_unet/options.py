@@ -1,6 +1,6 @@
 """Options of the ``unet`` backbone: the lab notes' explicit level schema, or a compact form.
 
-Explicit form (seed 001, exp. 9, verbatim)::
+Explicit form (docs/lab_notes.md §G9, verbatim)::
 
     channels             = [64, 128, 256, 512, 1024]
     down_attn            = [false, false, false, true]
@@ -23,7 +23,7 @@ Each ``[in, out]`` pair indexes ``channels``. With n down levels and an input of
   H x W, concatenate down level 0's skip, res blocks to down level 0's input width; then
   GroupNorm, SiLU and a 3x3 conv to the output channels.
 
-For a 256 x 256 input this puts the notes' attention where their comments say: down level 3
+For a 256 x 256 input this puts the attention where §G9 says: down level 3
 and up level 0 at 32 x 32, the middle at 16 x 16. H and W must be multiples of 2^n.
 
 Compact form: ``base_channels``, ``channel_mult`` (the last multiple is the middle's width)
@@ -53,7 +53,7 @@ EXPLICIT_FIELDS = (
 COMPACT_FIELDS = ("base_channels", "channel_mult", "attention_factors")
 COMPACT_DEFAULTS = {"base_channels": 64, "channel_mult": [1, 2, 4, 8, 16], "attention_factors": [8, 16]}
 
-# The notes' exp. 9 schema for 256x256 faces, as data (a recipe writes the same in TOML).
+# The §G9 schema for 256x256 faces, as data (a recipe writes the same in TOML).
 NOTES_256_SCHEMA = {
     "channels": [64, 128, 256, 512, 1024],
     "down_attn": [False, False, False, True],  # attn at 32x32
@@ -111,12 +111,12 @@ class UNetOptions:
     attn_head_dim: int | None = opt(
         None, "channels per attention head; when set, overrides attn_heads", gt(0)
     )
-    attn_dropout: float = opt(0.0, "dropout on the attention weights (notes exp. 2)", ge(0), lt(1))
+    attn_dropout: float = opt(0.0, "dropout on the attention weights (lab notes §G2)", ge(0), lt(1))
     res_dropout: float = opt(0.0, "dropout inside each res block, before its second conv", ge(0), lt(1))
     res_dropout_mode: Literal["element", "channel"] = opt(
         "element",
-        "element = per-pixel nn.Dropout (notes exp. 9); channel = nn.Dropout2d, which ruined results "
-        "(notes exp. 3), kept for the ablation",
+        "element = per-pixel nn.Dropout (lab notes §G9); channel = nn.Dropout2d, which ruined results "
+        "(lab notes §G3), kept for the ablation",
     )
     grad_checkpointing: bool = opt(False, "recompute each block's activations in backward to save memory")
 

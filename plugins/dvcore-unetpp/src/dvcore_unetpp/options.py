@@ -49,7 +49,7 @@ class UNetPPOptions:
     res_dropout_mode: Literal["element", "channel"] = opt(
         "element",
         "element = per-pixel nn.Dropout; channel = nn.Dropout2d, which ruined the UNet of the lab "
-        "notes (exp. 3), kept for the ablation",
+        "lab notes (docs/lab_notes.md §G3), kept for the ablation",
     )
     grad_checkpointing: bool = opt(False, "recompute each block's activations in backward to save memory")
 
