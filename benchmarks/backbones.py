@@ -253,7 +253,8 @@ def build_entries(
             built[key] = Entry(name, f"diffusers {cls_name}", model)
             if isinstance(model, DiffusersDiT):
                 built[key].note = (
-                    f"class-conditional, given the null label; {model.per_block_embedder_params() / 1e6:.2f}M "
+                    "class-conditional, given the null label; "
+                    f"{model.per_block_embedder_params() / 1e6:.2f}M "
                     "params in the per-block t/label embedders of blocks 1..n-1"
                 )
             entries.append(built[key])
@@ -377,7 +378,8 @@ def machine(device: torch.device, threads: int) -> list[str]:
         pass
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu}, {os.cpu_count()} cores"
     return [
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; torch {torch.__version__}, diffusers {diffusers.__version__}",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; torch {torch.__version__}, diffusers "
+        f"{diffusers.__version__}",
         f"- device: {device.type} ({where}); torch threads: {threads}",
     ]
 
@@ -468,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
         load_line(load_before, load_after),
         f"- {args.warmup} warm-up iteration(s) per model, then {args.repeats} interleaved timed rounds; "
         "wall median and min per iteration (zero grads, forward, mean square loss, backward)",
-        "- GFLOP: forward + backward, counted by torch.utils.flop_counter (convolutions, matmuls, attention); "
+        "- GFLOP: forward + backward, counted by torch.utils.flop_counter (convolutions, matmuls, "
+        "attention); "
         + (
             "GFLOP/s and 'time vs diffusers' use the median CPU time (process CPU seconds), not wall time",
             "GFLOP/s and 'time vs diffusers' use the wall median",

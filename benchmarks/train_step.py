@@ -320,11 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *machine(torch.device(args.device), args.threads),
         load_line(load_before, load_after),
-        f"- model: {recipe.model.name}, {variants[0].parameters / 1e6:.2f}M parameters, task {recipe.task.name} "
-        f"({variants[0].trainer.task.channels()[0]} channels in, {variants[0].trainer.task.channels()[1]} out), "
+        f"- model: {recipe.model.name}, {variants[0].parameters / 1e6:.2f}M parameters, task "
+        f"{recipe.task.name} "
+        f"({variants[0].trainer.task.channels()[0]} channels in, {variants[0].trainer.task.channels()[1]} "
+        "out), "
         f"optimizer {recipe.train.optimizer}, clip_grad_norm {recipe.train.clip_grad_norm}",
         f"- [model]: `{json.dumps(base['model'])}`",
-        f"- {args.warmup} warm-up steps per variant, then {args.rounds} interleaved rounds of {args.steps} steps; "
+        f"- {args.warmup} warm-up steps per variant, then {args.rounds} interleaved rounds of {args.steps} "
+        "steps; "
         "step time = median over rounds"
         + ("; CPU time = process CPU seconds per step; one thread by default: " + THREADS_NOTE if cpu else "")
         + ". Warm-up includes torch.compile's tracing and kernel builds; inductor caches them on disk "

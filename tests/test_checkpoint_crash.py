@@ -31,7 +31,8 @@ WRITER = textwrap.dedent(
 
     def tensors(step):
         g = torch.Generator().manual_seed(step)
-        return {"model": {"w": torch.randn(256, 1024, generator=g)}, "optimizer": {"m": torch.full((4096,), float(step))}}
+        model = {"w": torch.randn(256, 1024, generator=g)}
+        return {"model": model, "optimizer": {"m": torch.full((4096,), float(step))}}
 
     directory = Path(sys.argv[1])
     keep = int(sys.argv[2]) or None
@@ -114,7 +115,8 @@ WRITE_ONE = textwrap.dedent(
     step = int(sys.argv[2])
     g = torch.Generator().manual_seed(step)
     try:
-        checkpoint.save(Path(sys.argv[1]), step, {"model": {"w": torch.randn(int(sys.argv[3]), generator=g)}}, {"step": step})
+        tensors = {"model": {"w": torch.randn(int(sys.argv[3]), generator=g)}}
+        checkpoint.save(Path(sys.argv[1]), step, tensors, {"step": step})
     except checkpoint.CheckpointWriteError as exc:
         print(exc, file=sys.stderr)
         sys.exit(1)

@@ -94,7 +94,8 @@ def test_literal_choices_are_listed(registry):
     lines = problems(with_(GOOD, device="gpu", train={"lr_schedule": "Cosine"}), registry)
     assert lines == [
         "device: expected one of 'auto', 'cpu', 'cuda', got 'gpu'",
-        "train.lr_schedule: expected one of 'constant', 'cosine', 'linear', got 'Cosine' (did you mean 'cosine'?)",
+        "train.lr_schedule: expected one of 'constant', 'cosine', 'linear', got 'Cosine' (did you mean "
+        "'cosine'?)",
     ]
 
 
@@ -122,7 +123,8 @@ def test_toml_syntax_error_shows_file_line_column(tmp_path):
 def test_overrides_are_toml_values_and_validated(registry, tmp_path):
     path = tmp_path / "r.toml"
     path.write_text(
-        'experiment = "e"\ntask = "interpolate"\ntracker = "none"\n[data]\nname = "moving_shapes"\n[model]\nname = "tiny_conv"\n'
+        'experiment = "e"\ntask = "interpolate"\ntracker = "none"\n[data]\nname = '
+        '"moving_shapes"\n[model]\nname = "tiny_conv"\n'
     )
     recipe = recipes.load(
         path, ["model.width=5", "train.lr=1e-3", "data.speed=[0.5, 1.0]", "eval.metrics=['mae']"], registry

@@ -1,4 +1,5 @@
-"""Trainer features a long run depends on: accumulation, EMA, precision, the non-finite guard, signals, DDP."""
+"""Trainer features a long run depends on: accumulation, EMA, precision, the non-finite guard, signals,
+DDP."""
 
 from __future__ import annotations
 
@@ -17,18 +18,10 @@ from dvcore import recipe as recipes
 from dvcore.errors import TrainingDiverged
 from dvcore.run import build_components
 from dvcore.seeding import seed_everything
-from dvcore.track.base import Tracker
+from dvcore.testing.fixtures import Recording
 from dvcore.train import checkpoint
 from dvcore.train.ema import EMA
 from dvcore.train.trainer import Trainer
-
-
-class Recording(Tracker):
-    def __init__(self):
-        self.scalars = []
-
-    def log_scalars(self, values, step, context="train"):
-        self.scalars.append((step, context, dict(values)))
 
 
 def trainer_for(path, run_dir, *overrides):

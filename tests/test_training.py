@@ -10,21 +10,9 @@ from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.run import build_components, execute
 from dvcore.seeding import seed_everything
-from dvcore.track.base import Tracker
+from dvcore.testing.fixtures import Recording
 from dvcore.train import checkpoint
 from dvcore.train.trainer import Trainer
-
-
-class Recording(Tracker):
-    def __init__(self):
-        self.scalars: list[tuple[int, str, dict]] = []
-        self.images: list[tuple[int, dict]] = []
-
-    def log_scalars(self, values, step, context="train"):
-        self.scalars.append((step, context, dict(values)))
-
-    def log_images(self, images, step, context="eval"):
-        self.images.append((step, images))
 
 
 def make_trainer(path, registry, run_dir, *overrides, tracker=None):

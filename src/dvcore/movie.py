@@ -129,7 +129,8 @@ def interpolation_trajectory_frames(
         rows = torch.cat(
             [context, step.x_t[:, None], step.pred_x0[:, None], target[:, None]], dim=1
         )  # (R, N+2, C, H, W)
-        label = f"step {k + 1}/{len(trajectory)}  t={float(timesteps[k]):.0f}   context | x_t | predicted | target"
+        step_of = f"step {k + 1}/{len(trajectory)}  t={float(timesteps[k]):.0f}"
+        label = f"{step_of}   context | x_t | predicted | target"
         frames.append(_labelled(_rows_grid(rows), label, scale))
     return frames
 
@@ -137,7 +138,9 @@ def interpolation_trajectory_frames(
 def interpolation_playback_frames(
     frames: torch.Tensor, prediction: torch.Tensor, scale: int = 1
 ) -> list[np.ndarray]:
-    """Regression interpolation: the clips played in time order, predicted middle frame (left) vs the truth (right)."""
+    """Regression interpolation: the clips played in time order, predicted middle frame (left) vs the truth
+    (right).
+    """
     n = frames.shape[1]
     out = []
     for k in range(n):

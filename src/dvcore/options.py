@@ -101,7 +101,8 @@ def path_component(_inst: Any, _attr: Any, value: Any) -> None:
         or len(value.encode()) > 255
     ):
         raise ValueError(
-            f"expected a name usable as one folder name (no '/', '..', NUL or control characters), got {value!r}"
+            "expected a name usable as one folder name (no '/', '..', NUL or control characters), got "
+            f"{value!r}"
         )
 
 

@@ -105,7 +105,8 @@ class EMAConfig:
 
 @attrs.frozen
 class TrainConfig:
-    """How to optimise. One optimizer step consumes batch_size x grad_accum x (number of processes) samples."""
+    """How to optimise. One optimizer step consumes batch_size x grad_accum x (number of processes)
+    samples."""
 
     batch_size: int = opt(16, "samples per micro-batch, per process", gt(0))
     grad_accum: int = opt(1, "micro-batches accumulated into one optimizer step", gt(0))

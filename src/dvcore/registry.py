@@ -133,7 +133,8 @@ class Registry:
         owners = self._by_kind[component.kind].setdefault(component.name, [])
         if any(c.origin == component.origin for c in owners):
             raise DuplicateComponentError(
-                f"{component.kind} {component.name!r} is registered twice by {component.origin} {component.version}"
+                f"{component.kind} {component.name!r} is registered twice by {component.origin} "
+                f"{component.version}"
             )
         owners.append(component)
         owners.sort(key=lambda c: c.origin)  # the order of loading never shows

@@ -121,7 +121,8 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
     except Exception as exc:  # the options built a model that cannot take this data
         raise RecipeError(
             [
-                f"model: backbone {model_name!r} cannot take inputs of shape {(2, c_in, h, w)}: {_one_line(exc)}"
+                f"model: backbone {model_name!r} cannot take inputs of shape {(2, c_in, h, w)}: "
+                f"{_one_line(exc)}"
             ]
         ) from None
     else:
@@ -190,7 +191,9 @@ def new_run_dir(recipe: Recipe, run_dir: Path | None) -> Path:
 
 
 def provenance(registry: Registry) -> dict[str, Any]:
-    """Git commit of the working tree (when in one) and versions of the distributions that registered components."""
+    """Git commit of the working tree (when in one) and versions of the distributions that registered
+    components.
+    """
     commit = None
     try:
         out = subprocess.run(

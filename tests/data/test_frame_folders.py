@@ -15,7 +15,7 @@ from dvcore.data.sampling import EpochShuffleSampler
 from dvcore.errors import RecipeError
 from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
-from tests.data.ondisk import clip_code, frame_codes, make_frame_folders
+from dvcore.testing.fixtures import clip_code, frame_codes, make_frame_folders
 
 
 def samples(dataset) -> list[tuple[int, list[int]]]:
@@ -181,6 +181,8 @@ def test_empty_or_too_short_folders_are_validation_problems(tmp_path):
     make_frame_folders(tmp_path / "short", {"a": 4, "b": 3})
     assert problems({"root": str(tmp_path / "short"), "num_frames": 5, "crop": [2]}) == [
         "crop: expected [height, width], got [2]",
-        "num_frames: a clip spans 5 frames, but no train clip folder under root has that many (the longest has 3)",
-        "num_frames: a clip spans 5 frames, but no eval clip folder under root has that many (the longest has 4)",
+        "num_frames: a clip spans 5 frames, but no train clip folder under root has that many (the longest "
+        "has 3)",
+        "num_frames: a clip spans 5 frames, but no eval clip folder under root has that many (the longest "
+        "has 4)",
     ]

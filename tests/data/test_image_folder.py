@@ -14,7 +14,7 @@ from dvcore.data.image_folder import ImageFolderOptions, build_image_folder
 from dvcore.errors import RecipeError
 from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
-from tests.data.ondisk import write_image
+from dvcore.testing.fixtures import write_image
 
 
 def problems(section: dict) -> list[str]:

@@ -21,17 +21,9 @@ from dvcore.data.moving_shapes import (
 from dvcore.errors import RecipeError
 from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 
 SMALL = MovingShapesOptions(size=16, num_train=64, num_eval=64)
-
-
-@pytest.fixture(autouse=True)
-def one_intra_op_thread():
-    """Clips are tiny: intra-op threads only add overhead (a lot of it on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def frames(options: MovingShapesOptions, split: str, seed: int, index: int) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Skipping unreadable samples: the next readable one, wrapping around; each file logged once; all bad is an error."""
+"""Skipping unreadable samples: the next readable one, wrapping around; each file logged once; all bad is an
+error.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""video_files: exact frames in order from .mp4/.mkv/.avi, decoded from the nearest keyframe, not the whole file."""
+"""video_files: exact frames in order from .mp4/.mkv/.avi, decoded from the nearest keyframe, not the whole
+file.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dvcore.data.video_files import VideoFilesOptions, build_video_files, frame_
 from dvcore.errors import RecipeError
 from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
-from tests.data.ondisk import make_video, video_codes
+from dvcore.testing.fixtures import make_video, video_codes
 
 
 def problems(section: dict) -> list[str]:

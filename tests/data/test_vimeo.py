@@ -13,7 +13,7 @@ from dvcore.data.vimeo import VimeoSeptupletOptions, build_vimeo_septuplet
 from dvcore.errors import RecipeError
 from dvcore.recipe import DatasetSection, structure
 from dvcore.registry import Component, Registry
-from tests.data.ondisk import clip_code, frame_codes, make_vimeo
+from dvcore.testing.fixtures import clip_code, frame_codes, make_vimeo
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "vimeo_interp_n5.toml"
 TRAIN = ["00001/0001", "00001/0002", "00002/0001"]
@@ -96,7 +96,8 @@ def test_layout_problems_are_one_line_each(tmp_path, vimeo):
     (vimeo / "sep_testlist.txt").write_text("00003/0001\n00009/0001\n00009/0002\n\n")
     assert problems({"root": str(vimeo), "crop": [300, 64]}) == [
         "crop: expected at most the frame size [256, 448], got [300, 64]",
-        f"eval_list: sep_testlist.txt lists 2 clips that do not exist in '{vimeo / 'sequences'}', e.g. 00009/0001",
+        f"eval_list: sep_testlist.txt lists 2 clips that do not exist in '{vimeo / 'sequences'}', e.g. "
+        "00009/0001",
         f"train_list: list file does not exist: '{vimeo / 'sep_trainlist.txt'}'",
     ]
 

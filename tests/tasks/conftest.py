@@ -2,13 +2,4 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)

@@ -97,7 +97,8 @@ SETPLUG = textwrap.dedent(
         def compute(self):
             if not all(self.counts.values()):
                 return float("nan")
-            return abs(self.sums["generated"] / self.counts["generated"] - self.sums["real"] / self.counts["real"])
+            generated = self.sums["generated"] / self.counts["generated"]
+            return abs(generated - self.sums["real"] / self.counts["real"])
 
 
     @hookimpl

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dvcore.testing import check_component, check_task, kit_registry
-from tests.data.ondisk import frame_pixels, make_frame_folders, make_video, make_vimeo, write_image
+from dvcore.testing.fixtures import frame_pixels, make_frame_folders, make_video, make_vimeo, write_image
 
 
 @pytest.fixture(scope="module")

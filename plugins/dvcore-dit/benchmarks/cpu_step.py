@@ -47,7 +47,8 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.channels, args.size, args.size)
     print(
-        f"torch {torch.__version__}, {args.threads} threads, load {os.getloadavg()[0]:.1f}, input {tuple(x.shape)}"
+        f"torch {torch.__version__}, {args.threads} threads, load {os.getloadavg()[0]:.1f}, input "
+        f"{tuple(x.shape)}"
     )
     for variant in args.variants:
         size, patch = variant.split("/")

@@ -1,6 +1,7 @@
 """Train the patch interpolator briefly on moving_shapes (32x32, N=5) and compare with the blend baseline.
 
-Run: .venv/bin/python plugins/dvcore-interp/benchmarks/train_moving_shapes.py steps=400 batch=16 token_patch=2 ...
+Run: .venv/bin/python plugins/dvcore-interp/benchmarks/train_moving_shapes.py steps=400 batch=16 token_patch=2
+...
 Keys other than steps/batch/lr/threads/train_clips are PatchInterpolatorOptions fields.
 """
 
@@ -80,7 +81,8 @@ def main(args: dict[str, object]) -> None:
     print(f"options {args} steps {steps} batch {batch} lr {lr} params {params / 1e3:.1f}k")
     print(f"train {elapsed:.1f} s ({elapsed / steps * 1e3:.0f} ms/step)")
     print(
-        f"eval PSNR: model {psnr(pred, y):.2f} dB  blend {psnr(blend, y):.2f} dB  copy {psnr(x[:, 3:6], y):.2f} dB"
+        f"eval PSNR: model {psnr(pred, y):.2f} dB  blend {psnr(blend, y):.2f} dB  copy "
+        f"{psnr(x[:, 3:6], y):.2f} dB"
     )
 
 

@@ -1,4 +1,6 @@
-"""The patch interpolator: shapes, overlapping windows, t-conditioning, options checks, training, registration."""
+"""The patch interpolator: shapes, overlapping windows, t-conditioning, options checks, training,
+registration.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +12,9 @@ import torch
 from dvcore.errors import RecipeError
 from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registry
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_interp import PatchInterpolatorOptions, build_patch_interpolator
 from dvcore_interp.patch_interpolator import QuantizedTokens, patchify, unpatchify
-
-torch.set_num_threads(1)
 
 TINY = {"d_model": 32, "depth": 1, "heads": 2}
 

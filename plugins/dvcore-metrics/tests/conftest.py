@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Run each test on one thread: the tensors are tiny, and on a shared, busy CI machine two
-    threads spinning on two cores made the feature networks 20x slower. Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The Fréchet distance against scipy's sqrtm and closed forms; streaming feature statistics and their files."""
+"""The Fréchet distance against scipy's sqrtm and closed forms; streaming feature statistics and their
+files."""
 
 from __future__ import annotations
 

@@ -3,13 +3,12 @@ checkpointing, dropout modes, where attention runs, and that it learns."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
 
 from dvcore.nn.blocks import AttentionBlock, ResBlock
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unet import NOTES_256_SCHEMA, UNet, UNetOptions
 
 # Tiny: widths 8, 16, 32; two downsamplings; attention at 1/2 and in the middle (1/4).
@@ -21,15 +20,6 @@ SMALL = dict(
     attn_heads=2,
     num_res_blocks=1,
 )
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread is faster, and far faster on a loaded machine (no spin-waiting)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small(**changes: object) -> UNetOptions:

@@ -1,4 +1,5 @@
-"""The ``unet`` options: the lab notes' schema (docs/lab_notes.md §G9) validates through the recipe loader, broken
+"""The ``unet`` options: the lab notes' schema (docs/lab_notes.md §G9) validates through the recipe loader,
+broken
 variants give one message per problem with its field path, the compact form expands."""
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ dependence, checkpointing, dropout modes, option checks, and registration."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -16,18 +15,10 @@ from dvcore.nn.blocks import ResBlock
 from dvcore.plugins import load
 from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unetpp import UNetPP, UNetPPOptions, build_unetpp, plugin
 
 SMALL = dict(depth=2, channels=[8, 16, 16], attn=[False, True, True], norm_groups=4, attn_heads=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: one thread is faster, and far faster on a loaded machine (no spin-waiting)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def small(**changes: Any) -> UNetPPOptions:

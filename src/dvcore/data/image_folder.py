@@ -8,7 +8,8 @@ any depth, in sorted order; class subfolders and the like are simply walked::
 
 Each image is scaled so its shorter side is ``size`` and centre-cropped to
 ``size x size``, in one resampling of the central square (PIL, bicubic, which
-filters when shrinking; the same as scaling the whole image and cropping its centre). A JPEG much larger than ``size`` is decoded at 1/2, 1/4
+filters when shrinking; the same as scaling the whole image and cropping its centre). A JPEG much larger than
+``size`` is decoded at 1/2, 1/4
 or 1/8 scale first (``Image.draft``): CelebA's 178x218 -> 64 decodes at half size.
 
 Eval split: the images under ``eval_root`` when set, else a held-out fraction of

@@ -198,12 +198,14 @@ class PhotoMotionOptions:
             if not splits["train"] or not splits["eval"]:
                 yield (
                     "eval_photos",
-                    f"expected photos for both splits; of photos {self.photos!r} this holds out {splits['eval']!r}",
+                    f"expected photos for both splits; of photos {self.photos!r} this holds out "
+                    f"{splits['eval']!r}",
                 )
 
 
 def split_photos(options: PhotoMotionOptions) -> dict[str, list[str]]:
-    """{"train": [...], "eval": [...]}: disjoint lists of photo names (eval: ``photos`` in ``eval_photos``)."""
+    """{"train": [...], "eval": [...]}: disjoint lists of photo names (eval: ``photos`` in
+    ``eval_photos``)."""
     photos, held = list(dict.fromkeys(options.photos)), set(options.eval_photos)
     return {"train": [p for p in photos if p not in held], "eval": [p for p in photos if p in held]}
 
@@ -366,7 +368,8 @@ def render(scene: Scene, options: PhotoMotionOptions, times: np.ndarray, size: t
 
 
 def _composite(frame: np.ndarray, sprite: Sprite, t: float, window: np.ndarray) -> None:
-    """Lay ``sprite`` at time t over ``frame`` (h, w, 3), in place; ``window`` = its (left, top) in the frame."""
+    """Lay ``sprite`` at time t over ``frame`` (h, w, 3), in place; ``window`` = its (left, top) in the
+    frame."""
     h, w = frame.shape[:2]
     size = sprite.patch.shape[0]
     position = sprite.centre + sprite.velocity * t + 0.5 * sprite.acceleration * t * t - window  # window px

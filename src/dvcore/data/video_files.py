@@ -261,5 +261,6 @@ class VideoFiles(SkippingDataset):
 
 
 def build_video_files(options: VideoFilesOptions, *, split: str, seed: int) -> VideoFiles:
-    """Clips of N consecutive frames from .mp4/.mkv/.avi files (PyAV), indexed once, decoded from a keyframe."""
+    """Clips of N consecutive frames from .mp4/.mkv/.avi files (PyAV), indexed once, decoded from a
+    keyframe."""
     return VideoFiles(options, split=split, seed=seed)

@@ -1,4 +1,5 @@
-"""vimeo_septuplet: the Vimeo-90K septuplet set (Xue et al., "Video Enhancement with Task-Oriented Flow", 2019).
+"""vimeo_septuplet: the Vimeo-90K septuplet set (Xue et al., "Video Enhancement with Task-Oriented Flow",
+2019).
 
 Layout, as distributed (``vimeo_septuplet.zip``)::
 

@@ -40,6 +40,7 @@ class LossPerTimestep:
         self.counts += torch.bincount(b, minlength=self.num_buckets)
 
     def compute(self) -> tuple[Tensor, Tensor, Tensor]:
-        """(bucket centres in training steps (K,), mean loss per bucket (K,), NaN where empty, counts (K,))."""
+        """(bucket centres in training steps (K,), mean loss per bucket (K,), NaN where empty, counts
+        (K,))."""
         means = torch.where(self.counts > 0, self.sums / self.counts.clamp(min=1), torch.nan)
         return self.centres.clone(), means, self.counts.clone()

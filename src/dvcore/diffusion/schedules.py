@@ -102,13 +102,17 @@ class Schedule:
     # -- helpers --------------------------------------------------------------------------------
 
     def coefficients(self, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
-        """(sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)) at training steps t (B,), shaped to broadcast with `like`."""
+        """(sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)) at training steps t (B,), shaped to broadcast with
+        `like`.
+        """
         ab = self.alphas_cumprod.to(t.device)[t.long()]  # (B,)
         shape = (-1,) + (1,) * (like.dim() - 1)
         return ab.sqrt().reshape(shape).to(like.dtype), (1.0 - ab).sqrt().reshape(shape).to(like.dtype)
 
     def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
-        """Sample q(x_t | x0) = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (DDPM eq. 4); t by training step."""
+        """Sample q(x_t | x0) = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (DDPM eq. 4); t by training
+        step.
+        """
         a, s = self.coefficients(t, x0)
         return a * x0 + s * noise  # (B, C, H, W)
 
@@ -153,7 +157,8 @@ def scaled_linear_betas(T: int, beta_start: float, beta_end: float) -> Tensor:
 
 
 def cosine_alpha_bar(u: Tensor, s: float = 0.008) -> Tensor:
-    """f(u) / f(0), f(u) = cos^2((u + s)/(1 + s) * pi/2), u = t/T in [0, 1] (Nichol & Dhariwal 2021, eq. 17)."""
+    """f(u) / f(0), f(u) = cos^2((u + s)/(1 + s) * pi/2), u = t/T in [0, 1] (Nichol & Dhariwal 2021, eq.
+    17)."""
 
     def f(v: Tensor) -> Tensor:
         return torch.cos((v + s) / (1 + s) * math.pi / 2) ** 2

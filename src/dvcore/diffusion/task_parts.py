@@ -71,7 +71,8 @@ class DiffusionParts:
         target = loss.options.target
         if prediction_type is not None and prediction_type != target:
             problems.append(
-                f"task.prediction_type: expected the loss's target {target!r} (loss.target), got {prediction_type!r}"
+                f"task.prediction_type: expected the loss's target {target!r} (loss.target), got "
+                f"{prediction_type!r}"
             )
         if target == "eps" and float(schedule.alphas_cumprod[-1]) == 0.0:
             problems.append(

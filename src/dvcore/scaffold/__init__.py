@@ -38,7 +38,9 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*([-_.][A-Za-z0-9]+)*$")
 
 
 def plugin_names(name: str) -> PluginNames:
-    """Names from a distribution name (``dvcore-sharpen`` -> package ``dvcore_sharpen``, component ``sharpen``)."""
+    """Names from a distribution name (``dvcore-sharpen`` -> package ``dvcore_sharpen``, component
+    ``sharpen``).
+    """
     if not _NAME.match(name):
         raise ScaffoldError(
             f"plugin name: expected letters, digits and single '-', '_' or '.' between them "

@@ -41,7 +41,8 @@ class Task:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """JSON-able training state the task keeps (e.g. importance-sampling history); saved in checkpoints."""
+        """JSON-able training state the task keeps (e.g. importance-sampling history); saved in
+        checkpoints."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ with the recipe's sampler in ``sample_steps`` steps (20). Two options from §I4:
 Eval scores PSNR/SSIM (any per-sample metric) of ``samples_per_clip`` independent samples per
 clip, as ``dvcore eval interp`` does (``dvcore.tasks.interp_scoring``): ``model/<metric>`` is
 their mean, not the best of N, and ``model/<metric>_std`` the standard deviation over a clip's
-samples (ddof 1), averaged over clips, when there are several; the baselines (``eval.baselines``: components of the ``baseline``
+samples (ddof 1), averaged over clips, when there are several; the baselines (``eval.baselines``: components
+of the ``baseline``
 kind, by default copy, blend and flow) are scored beside it. The held-out
 diffusion loss per bucket of t is reported as in ``generate``.
 """
@@ -85,7 +86,8 @@ class InterpolateOptions:
 
     tile: int | None = opt(
         None,
-        "regression eval/inference on overlapping tiles of this side (full frames, bounded memory); unset = whole frames",
+        "regression eval/inference on overlapping tiles of this side (full frames, bounded memory); unset = "
+        "whole frames",
         gt(0),
     )
     tile_overlap: int = opt(32, "tile: overlap between neighbouring tiles, blended smoothly", ge(0))
@@ -112,7 +114,8 @@ class InterpolateOptions:
             if value != default:
                 yield (
                     name,
-                    f"expected {_toml(default)} with mode = 'regression' (a diffusion option), got {_toml(value)}",
+                    f"expected {_toml(default)} with mode = 'regression' (a diffusion option), got "
+                    f"{_toml(value)}",
                 )
 
 
@@ -173,13 +176,15 @@ class InterpolateTask(Task):
             if not options.with_middle and target != "x0" and isinstance(self.loss_fn, DiffusionLoss):
                 problems.append(
                     f"loss.target: expected 'x0' with task.with_middle = false (the model never sees "
-                    f"the noise in the middle frame, so an {target!r} target is unpredictable), got {target!r}"
+                    f"the noise in the middle frame, so an {target!r} target is unpredictable), got "
+                    f"{target!r}"
                 )
         else:
             self.loss_fn = registry.get("loss", recipe.loss.name).build(recipe.loss.options)
             if getattr(self.loss_fn, "kind", None) != "regression":
                 problems.append(
-                    f"loss.name: interpolate in regression mode needs a regression loss, got {recipe.loss.name!r}"
+                    "loss.name: interpolate in regression mode needs a regression loss, got "
+                    f"{recipe.loss.name!r}"
                 )
         self.baselines = build_baselines(recipe.eval.baselines, registry, problems)
         if problems:
@@ -199,7 +204,8 @@ class InterpolateTask(Task):
     # -- regression -----------------------------------------------------------------------------
 
     def predict(self, model: nn.Module, context: Tensor) -> Tensor:
-        """The middle frame from the context; in eval, tile by tile when ``tile`` is set (seamless blending)."""
+        """The middle frame from the context; in eval, tile by tile when ``tile`` is set (seamless
+        blending)."""
         b, n, c, h, w = context.shape
         x = context.reshape(b, n * c, h, w)  # (B, (N-1)*C, H, W)
         o = self.options
@@ -394,7 +400,8 @@ class InterpolateTask(Task):
 
 
 def coefficients_at(schedule: Any, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
-    """(sqrt(alpha_bar), sqrt(1 - alpha_bar)) at float training steps t (B,), shaped to broadcast with ``like``.
+    """(sqrt(alpha_bar), sqrt(1 - alpha_bar)) at float training steps t (B,), shaped to broadcast with
+    ``like``.
 
     Integer steps read the schedule's table; fractional ones (Euler / Heun) go through its
     sigma, interpolated in t: alpha = 1 / sqrt(1 + sigma^2), sigma_vp = sigma alpha.

@@ -83,7 +83,8 @@ def ramp_window(tile: int, overlap: int, margin: int, left: bool, right: bool) -
 def axis_windows(
     size: int, tile: int, overlap: int, margin: int, align: int = 1
 ) -> tuple[int, list[tuple[int, torch.Tensor]]]:
-    """The tile length along one axis (``tile``, or ``size`` when smaller) and each tile's (start, weights)."""
+    """The tile length along one axis (``tile``, or ``size`` when smaller) and each tile's (start,
+    weights)."""
     tile = min(tile, size)  # a frame narrower than a tile is one tile across: seen whole, as untiled
     starts = tile_starts(size, tile, overlap, align)
     return tile, [(s, ramp_window(tile, overlap, margin, left=s > 0, right=s + tile < size)) for s in starts]

@@ -411,7 +411,8 @@ def check_dataset(
                 _expect(value.dtype == torch.float32, f"sample {i}: {key} is {value.dtype}, expected float32")
                 _expect(
                     float(value.min()) >= 0 and float(value.max()) <= 1,
-                    f"sample {i}: {key} in [{float(value.min()):.3g}, {float(value.max()):.3g}], expected [0, 1]",
+                    f"sample {i}: {key} in [{float(value.min()):.3g}, {float(value.max()):.3g}], expected "
+                    "[0, 1]",
                 )
             default_collate(samples)  # one shape per key, or the loader fails
         with report.check(f"{split}: the same seed gives the same samples"):

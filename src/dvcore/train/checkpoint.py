@@ -42,7 +42,8 @@ class CorruptCheckpointError(RuntimeError):
 
 
 class CheckpointWriteError(RuntimeError):
-    """A checkpoint could not be written (disk full, file size limit, permissions); nothing was left behind."""
+    """A checkpoint could not be written (disk full, file size limit, permissions); nothing was left
+    behind."""
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
 
 
 def lr_at(step: int, cfg: TrainConfig, max_steps: int | None = None) -> float:
-    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then constant/cosine/linear decay."""
+    """Learning rate for optimizer step ``step`` (0-based): linear warmup, then constant/cosine/linear
+    decay."""
     max_steps = max_steps or cfg.max_steps
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps

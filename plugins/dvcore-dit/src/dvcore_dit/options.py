@@ -101,5 +101,6 @@ class DitOptions:
         if hidden % 4:
             yield (
                 "hidden_size",
-                f"expected a multiple of 4 (2D sin-cos positions give sin and cos of each axis a quarter), got {hidden}",
+                "expected a multiple of 4 (2D sin-cos positions give sin and cos of each axis a quarter), "
+                f"got {hidden}",
             )

@@ -13,7 +13,8 @@ DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.ap
 def build_patch_interpolator(
     options: PatchInterpolatorOptions, *, in_channels: int, out_channels: int
 ) -> PatchInterpolator | MultiScaleInterpolator:
-    """Patch interpolator (seed notes): overlapping windows of pixel tokens, a transformer, stitched blocks."""
+    """Patch interpolator (docs/lab_notes.md §I): overlapping windows of pixel tokens, a transformer,
+    stitched blocks."""
     if options.scales > 1:
         return MultiScaleInterpolator(options, in_channels=in_channels, out_channels=out_channels)
     return PatchInterpolator(options, in_channels=in_channels, out_channels=out_channels)

@@ -1,4 +1,5 @@
-"""Fréchet Inception Distance (Heusel et al. 2017): the Fréchet distance between two Gaussians fitted to features.
+"""Fréchet Inception Distance (Heusel et al. 2017): the Fréchet distance between two Gaussians fitted to
+features.
 
     FID = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))            (Heusel et al., eq. 6)
 
@@ -14,7 +15,8 @@ because S1 S2 = R (R S2) is similar to (R S2) R = R S2 R when S1 is invertible, 
 semi-definite, so both come from ``numpy.linalg.eigh``, which is backward stable, always real,
 and needs no offset. Eigenvalues within round-off of zero (below D * eps * the largest, numpy's
 ``matrix_rank`` tolerance, negative ones included) are set to zero before the square root,
-which would otherwise turn each into ~1e-8 * sqrt(largest) of noise. Everything is float64. For 2048-d features this is two
+which would otherwise turn each into ~1e-8 * sqrt(largest) of noise. Everything is float64. For 2048-d
+features this is two
 eigendecompositions, faster than ``sqrtm`` and exact up to round-off on singular covariances.
 
 ``FeatureStats`` accumulates the mean and covariance of features batch by batch without keeping
@@ -166,7 +168,9 @@ class FeatureStats:
         return self._m2 / (self.n - 1)
 
     def save(self, path: str | Path, **extra: np.ndarray) -> None:
-        """Write mu, sigma, n and feature_extractor (plus any `extra` arrays) to `path` as .npz, exactly there."""
+        """Write mu, sigma, n and feature_extractor (plus any `extra` arrays) to `path` as .npz, exactly
+        there.
+        """
         arrays = {"mu": self.mu, "sigma": self.sigma, "feature_extractor": np.str_(self.feature_extractor)}
         if self._sigma_only is None:  # a count loaded as unknown stays unknown
             arrays["n"] = np.int64(self.n)

@@ -57,7 +57,8 @@ class MissingWeightsError(FileNotFoundError):
         super().__init__(
             f"FID Inception weights not found: {reason}.\n"
             f'FID, KID and the Inception Score with features = "inception" need the file {FID_WEIGHTS_FILE}\n'
-            "(TensorFlow's 2015-12-05 Inception-v3 as ported by pytorch-fid), which dvcore does not download.\n"
+            "(TensorFlow's 2015-12-05 Inception-v3 as ported by pytorch-fid), which dvcore does not "
+            "download.\n"
             "On a machine with internet access, download it from\n"
             f"  {FID_WEIGHTS_URL}\n"
             "then point dvcore at it, either in the metric's recipe section:\n"

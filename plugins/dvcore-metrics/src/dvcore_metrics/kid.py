@@ -1,4 +1,5 @@
-"""Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2 between feature sets, averaged over subsets.
+"""Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD^2 between feature sets, averaged over
+subsets.
 
 With the cubic polynomial kernel k(x, y) = (x·y / d + 1)^3 on d-dimensional features, and m
 samples X from one set and Y from the other (Bińkowski et al., eq. 3; Gretton et al. 2012, eq. 3):
@@ -131,7 +132,8 @@ class KID(SetMetric):
         with np.load(path, allow_pickle=False) as data:
             if "features" not in data.files:
                 raise ValueError(
-                    f"reference {str(path)!r} holds no raw features (only {', '.join(data.files) or 'nothing'}); "
+                    f"reference {str(path)!r} holds no raw features (only "
+                    f"{', '.join(data.files) or 'nothing'}); "
                     "KID needs them: save the reference with the kid metric's save_reference"
                 )
             features = data["features"].astype(np.float32)

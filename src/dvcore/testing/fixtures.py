@@ -1,17 +1,56 @@
-"""Tiny on-disk datasets for the data tests, with each frame's identity written into its pixels.
+"""Shared pytest fixtures and helpers for dvcore's tests and plugin tests.
 
-Image frames: red = 30 * frame number, green = 10 * clip number, blue = a diagonal ramp
-(3x + 7y) that shows flips. Video frames are grey (chroma is subsampled by the codecs) at
-10 * frame index, so a decoded frame names itself to within rounding.
+- ``one_thread`` (autouse where imported): tiny tensors run faster on one intra-op thread, and far
+  faster on a loaded machine (no spin-waiting); the thread count is restored afterwards.
+- ``Recording``: a tracker that keeps what it is given, for assertions.
+- Tiny on-disk datasets with each frame's identity written into its pixels: image frames have
+  red = 30 * frame number, green = 10 * clip number, blue = a diagonal ramp (3x + 7y) that shows
+  flips; video frames are grey (codecs subsample chroma) at 10 * frame index, so a decoded frame
+  names itself to within rounding.
+
+Use: in a conftest.py, ``from dvcore.testing.fixtures import one_thread  # noqa: F401``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
+
+from dvcore.track.base import Tracker
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Run the test on one intra-op thread; restore the thread count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Recording(Tracker):
+    """A tracker that records scalars and images: ``scalars`` holds (step, context, values)."""
+
+    def __init__(self) -> None:
+        self.scalars: list[tuple[int, str, dict[str, Any]]] = []
+        self.images: list[tuple[int, dict[str, Any]]] = []
+
+    def log_scalars(self, values: dict[str, float], step: int, context: str = "train") -> None:
+        self.scalars.append((step, context, dict(values)))
+
+    def log_images(self, images: dict[str, torch.Tensor], step: int, context: str = "eval") -> None:
+        self.images.append((step, dict(images)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Tiny on-disk data
+# ----------------------------------------------------------------------------------------------
 
 
 def frame_pixels(clip: int, frame: int, height: int, width: int) -> np.ndarray:
@@ -53,7 +92,9 @@ def make_vimeo(root: Path, train: list[str], test: list[str], size: tuple[int, i
 def make_frame_folders(
     root: Path, lengths: dict[str, int], size: tuple[int, int] = (12, 16), pattern: str = "{:04d}.png"
 ) -> Path:
-    """One folder per entry, ``length`` frames named by ``pattern`` (frame numbers from 0); clip number = order."""
+    """One folder per entry, ``length`` frames named by ``pattern`` (frame numbers from 0); clip number =
+    order.
+    """
     for number, (name, length) in enumerate(lengths.items()):
         for k in range(length):
             write_image(root / name / pattern.format(k), frame_pixels(number, k, *size))

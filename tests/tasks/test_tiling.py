@@ -9,15 +9,7 @@ import torch
 from torch import nn
 
 from dvcore.tasks.tiling import blend_weights, tile_starts, tiled_predict
-
-
-@pytest.fixture(autouse=True)
-def one_intra_op_thread():
-    """Tiny convs: intra-op threads only add overhead (a lot of it on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 
 
 def local_net(seed: int = 0) -> nn.Module:
@@ -107,7 +99,8 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.parametrize(("head", "tile", "overlap", "margin"), [("none", 24, 16, 8), ("conv", 32, 20, 9)])
 def test_patch_interpolator_tiled_on_its_block_grid_equals_untiled(head, tile, overlap, margin):
-    """The lab notes' model (docs/lab_notes.md §I3): 8x8 blocks seeing 16x16 windows. Tiles on the block grid discard one block
+    """The lab notes' model (docs/lab_notes.md §I3): 8x8 blocks seeing 16x16 windows. Tiles on the block grid
+    discard one block
     at each cut (plus the pixel a 3x3 conv head reaches across a block border)."""
     interp = pytest.importorskip("dvcore_interp")
     options = interp.PatchInterpolatorOptions(d_model=16, depth=1, heads=2, token_patch=2, head=head)

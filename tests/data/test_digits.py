@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.data.digits import DigitsOptions, build_digits, split_range
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 
 
 def test_splits_are_disjoint_cover_every_image_and_put_the_last_tenth_in_eval():
