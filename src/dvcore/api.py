@@ -57,7 +57,7 @@ from dvcore.nn import (
     sincos_2d,
     timestep_embedding,
 )
-from dvcore.options import doc_of, each, existing_path, ge, gt, le, lt, odd, opt
+from dvcore.options import doc_of, each, existing_path, ge, gt, le, lt, odd, opt, raise_problems
 from dvcore.protocols import (
     Backbone,
     BackboneFactory,
@@ -162,6 +162,7 @@ __all__ = [
     "lt",
     "odd",
     "opt",
+    "raise_problems",
     "sincos_1d",
     "sincos_2d",
     "spaced_timesteps",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +236,14 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__name__
     return str(tp).replace("typing.", "")
+
+
+def raise_problems(component: str, problems: Iterable[tuple[str, str] | str]) -> None:
+    """The one report of an options object's ``problems()`` outside the recipe loader.
+
+    Raises ``ValueError("<component>: <field>: <message>; ...")`` when there is any problem
+    (each either a (field, message) pair or a line already naming its field); else returns.
+    """
+    lines = [p if isinstance(p, str) else f"{p[0]}: {p[1]}" for p in problems]
+    if lines:
+        raise ValueError(f"{component}: " + "; ".join(lines))

@@ -19,9 +19,34 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
+
+from dvcore.data.augment import crop_field, hflip_field, resize_field, time_reverse_field, vflip_field
 from dvcore.data.robust import natural_key
+from dvcore.options import ge, gt, lt, opt
 
 SPLITS = ("train", "eval")
+
+
+@attrs.frozen(kw_only=True)
+class ClipSourceOptions:
+    """The options every source of clips cut from longer sequences shares (frame folders, videos):
+    the window (frames, stride, frame step), the held-out fraction, and the augmentations.
+
+    A source subclasses it (``@attrs.frozen(kw_only=True)``) and adds ``root`` and ``eval_root``.
+    """
+
+    num_frames: int = opt(5, "frames per clip", ge(1))
+    stride: int = opt(1, "frames between the starts of consecutive clips of a sequence", gt(0))
+    frame_step: int = opt(1, "frames between the frames of a clip (2 = half the frame rate)", gt(0))
+    eval_fraction: float = opt(
+        0.1, "unset eval_root: fraction of the sequences held out (by name hash)", gt(0), lt(1)
+    )
+    resize: list[int] | None = resize_field()
+    crop: list[int] | None = crop_field()
+    hflip: bool = hflip_field()
+    vflip: bool = vflip_field()
+    time_reverse: bool = time_reverse_field()
 
 
 def check_split(split: str) -> None:

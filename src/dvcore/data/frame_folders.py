@@ -26,43 +26,27 @@ import torch
 
 from dvcore.data.augment import (
     Augment,
-    crop_field,
-    hflip_field,
     resize_crop_problems,
-    resize_field,
     sample_generator,
-    time_reverse_field,
-    vflip_field,
 )
-from dvcore.data.clips import ClipWindows, check_split, hold_out, walk_files
+from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, stack_frames, to_unit_float
 from dvcore.errors import RecipeError
-from dvcore.options import existing_path, ge, gt, lt, opt
+from dvcore.options import existing_path, opt
 
 # ----------------------------------------------------------------------------------------------
 # Options
 # ----------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class FrameFoldersOptions:
+@attrs.frozen(kw_only=True)
+class FrameFoldersOptions(ClipSourceOptions):
     """Clips of N frames cut from folders of image frames."""
 
     root: str = opt(attrs.NOTHING, "folder of clip folders (any folder holding image frames)", existing_path)
-    num_frames: int = opt(5, "frames per clip", ge(1))
-    stride: int = opt(1, "frames between the starts of consecutive clips of a folder", gt(0))
-    frame_step: int = opt(1, "frames between the frames of a clip (2 = half the frame rate)", gt(0))
     eval_root: str | None = opt(
         None, "folder of eval clip folders; unset = hold out eval_fraction", existing_path
     )
-    eval_fraction: float = opt(
-        0.1, "unset eval_root: fraction of clip folders held out (by name hash)", gt(0), lt(1)
-    )
-    resize: list[int] | None = resize_field()
-    crop: list[int] | None = crop_field()
-    hflip: bool = hflip_field()
-    vflip: bool = vflip_field()
-    time_reverse: bool = time_reverse_field()
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """[height, width] pairs; the folders hold clips of the length asked, in both splits."""

@@ -37,18 +37,13 @@ import torch
 
 from dvcore.data.augment import (
     Augment,
-    crop_field,
-    hflip_field,
     resize_crop_problems,
-    resize_field,
     sample_generator,
-    time_reverse_field,
-    vflip_field,
 )
-from dvcore.data.clips import ClipWindows, check_split, hold_out, walk_files
+from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import CorruptFileError, SkippingDataset, describe, to_unit_float
 from dvcore.errors import RecipeError
-from dvcore.options import existing_path, ge, gt, lt, opt
+from dvcore.options import existing_path, opt
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 PYAV_MISSING = "reading video files needs PyAV: pip install 'dvcore[video]' (or pip install av)"
@@ -58,25 +53,14 @@ PYAV_MISSING = "reading video files needs PyAV: pip install 'dvcore[video]' (or 
 # ----------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class VideoFilesOptions:
+@attrs.frozen(kw_only=True)
+class VideoFilesOptions(ClipSourceOptions):
     """Clips of N consecutive frames from video files, decoded with PyAV."""
 
     root: str = opt(attrs.NOTHING, "a video file, or a folder of them (any depth)", existing_path)
-    num_frames: int = opt(5, "frames per clip", ge(1))
-    stride: int = opt(1, "frames between the starts of consecutive clips of a file", gt(0))
-    frame_step: int = opt(1, "frames between the frames of a clip (2 = half the frame rate)", gt(0))
     eval_root: str | None = opt(
         None, "a video file or folder for eval; unset = hold out eval_fraction of the files", existing_path
     )
-    eval_fraction: float = opt(
-        0.1, "unset eval_root: fraction of the files held out (by name hash)", gt(0), lt(1)
-    )
-    resize: list[int] | None = resize_field()
-    crop: list[int] | None = crop_field()
-    hflip: bool = hflip_field()
-    vflip: bool = vflip_field()
-    time_reverse: bool = time_reverse_field()
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """PyAV is there, [height, width] pairs, video files exist (their frames are counted at build)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dvcore.api import Registrar, hookimpl
+from dvcore.api import Registrar, hookimpl, raise_problems
 from dvcore_dit.model import DiT
 from dvcore_dit.options import DitOptions
 
@@ -11,9 +11,7 @@ DVCORE_PLUGIN_API = "1"  # the dvcore plugin API this package targets (dvcore.ap
 
 def build_dit(options: DitOptions, *, in_channels: int, out_channels: int) -> DiT:
     """DiT (Peebles & Xie 2023), unconditional; any H, W divisible by the patch."""
-    problems = list(options.problems())
-    if problems:
-        raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
+    raise_problems("dit", options.problems())
     depth, hidden_size, num_heads = options.dims
     return DiT(
         in_channels,

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dvcore.api import raise_problems
 from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
 from dvcore_interp.options import PatchInterpolatorOptions
 from dvcore_interp.prior import resolve_prior
@@ -130,8 +131,7 @@ class PatchInterpolator(nn.Module):
             o, num_frames=self.num_frames, out_channels=out_channels
         )
         problems += prior_problems
-        if problems:
-            raise ValueError("patch_interpolator: " + "; ".join(problems))
+        raise_problems("patch_interpolator", problems)
         extra = self.prior_fn.extra_channels if self.prior_fn is not None else 0  # the warped frames
 
         depth, d_model, heads = o.dims

@@ -21,6 +21,7 @@ import attrs
 import torch
 from torch import nn
 
+from dvcore.api import raise_problems
 from dvcore.nn import AttentionBlock, Downsample, ResBlock, ResStack, TimestepEmbedder, Upsample, group_norm
 from dvcore_unet.options import UNetOptions
 
@@ -74,9 +75,7 @@ class UNet(nn.Module):
 
     def __init__(self, options: UNetOptions, *, in_channels: int, out_channels: int):
         super().__init__()
-        problems = list(options.problems())
-        if problems:
-            raise ValueError("invalid UNet options:\n" + "\n".join(f"  {p}: {m}" for p, m in problems))
+        raise_problems("unet", options.problems())
         o = options.expand()
         ch = o.channels
         down, mid, up = o.down_channel_indices, o.mid_channel_indices, o.up_channel_indices

@@ -19,6 +19,7 @@ import attrs
 import torch
 from torch import nn
 
+from dvcore.api import raise_problems
 from dvcore.nn import AttentionBlock, Downsample, ResBlock, ResStack, TimestepEmbedder, Upsample, group_norm
 from dvcore_unetpp.options import UNetPPOptions
 
@@ -53,9 +54,7 @@ class UNetPP(nn.Module):
 
     def __init__(self, options: UNetPPOptions, *, in_channels: int, out_channels: int):
         super().__init__()
-        problems = list(options.problems())
-        if problems:
-            raise ValueError("invalid UNet++ options:\n" + "\n".join(f"  {p}: {m}" for p, m in problems))
+        raise_problems("unetpp", options.problems())
         o = attrs.evolve(options, time_embed_dim=options.time_embed_dim or 4 * options.channels[0])
         self.options = o
         L, ch = o.depth, o.channels
