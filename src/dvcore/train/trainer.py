@@ -158,7 +158,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             step_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if self.cfg.compile:
-            step_model = torch.compile(step_model)  # type: ignore[assignment]
+            step_model = torch.compile(step_model)
         return step_model
 
     # ------------------------------------------------------------------------------------------
