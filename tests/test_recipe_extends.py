@@ -1,4 +1,6 @@
-"""Recipe inheritance: `extends` chains merge key by key; cycles and missing bases are one line with the chain."""
+"""Recipe inheritance: `extends` chains merge key by key; cycles and missing bases are one line with the
+chain.
+"""
 
 from __future__ import annotations
 

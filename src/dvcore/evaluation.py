@@ -287,7 +287,8 @@ def data_section_from_file(path: Path) -> dict[str, Any]:
 
 
 def data_tag(data_file: Path | None, overrides: tuple[str, ...]) -> str:
-    """A folder-friendly name for the data a run is scored on: the --data file's stem, then a hash of --set."""
+    """A folder-friendly name for the data a run is scored on: the --data file's stem, then a hash of
+    --set."""
     import hashlib
     import re
 

@@ -160,7 +160,8 @@ class EvalConfig:
 
 @attrs.frozen
 class InitConfig:
-    """Start from another run's weights (fine-tuning): weights only; the optimizer, step and data order start fresh.
+    """Start from another run's weights (fine-tuning): weights only; the optimizer, step and data order start
+    fresh.
 
     Tensors are matched by name and shape; the model's tensors the source lacks keep their
     fresh initialisation. What matched, what did not and where the weights came from is

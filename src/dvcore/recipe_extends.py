@@ -53,7 +53,8 @@ def _resolve(path: Path, chain: list[Path]) -> dict[str, Any]:
 
 
 def merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """``child`` over ``base``: tables key by key, a section with another ``name`` whole, the rest replaced."""
+    """``child`` over ``base``: tables key by key, a section with another ``name`` whole, the rest
+    replaced."""
     out = dict(base)
     for key, value in child.items():
         old = out.get(key)

@@ -52,7 +52,9 @@ def threads_per_run(jobs: int, nproc_per_run: int, cpus: int | None = None) -> i
 
 
 def make_job(sweep: Sweep, point: Point, status: Status, log_dir: Path, threads: int) -> Job:
-    """``dvcore run`` of the point (``--resume`` when it has a checkpoint), wrapped in torchrun when multi-process."""
+    """``dvcore run`` of the point (``--resume`` when it has a checkpoint), wrapped in torchrun when multi-
+    process.
+    """
     if status == "resume":
         args = ["--resume", str(point.run_dir)]
     else:
@@ -165,7 +167,9 @@ def submit(jobs: list[Job], executor: Any, parameters: dict[str, Any], parallel:
 
 
 def submitit_executor(kind: str, folder: Path) -> Any:
-    """``slurm``: submitit's AutoExecutor on the cluster; ``submitit-local``: its local executor (same path, here)."""
+    """``slurm``: submitit's AutoExecutor on the cluster; ``submitit-local``: its local executor (same path,
+    here).
+    """
     import submitit
 
     if kind == "slurm":
@@ -193,7 +197,8 @@ def launch(
     wait: bool = True,
     executor: Any = None,
 ) -> dict[str, str]:
-    """Start every point that is not done; point name -> outcome (done, skipped, stopped, failed, submitted)."""
+    """Start every point that is not done; point name -> outcome (done, skipped, stopped, failed,
+    submitted)."""
     states = plan(points)
     outcomes: dict[str, str] = {
         p.name: "skipped (completed earlier)" for p in points if states[p.name] == "done"

@@ -75,7 +75,9 @@ def reach(model: nn.Module, size: int = 64) -> int:
 
 
 def test_a_coarse_scale_sees_motion_a_single_window_cannot() -> None:
-    """16 px windows, 8 px blocks: one scale reaches 11 px at most (the block and its 4 px margin); 3 scales 4x."""
+    """16 px windows, 8 px blocks: one scale reaches 11 px at most (the block and its 4 px margin); 3 scales
+    4x.
+    """
     single = build_patch_interpolator(tiny(), in_channels=12, out_channels=3)
     multi = build_patch_interpolator(tiny(scales=3), in_channels=12, out_channels=3)
     randomize(single), randomize(multi)

@@ -22,7 +22,10 @@ def tiny(**kwargs) -> PatchInterpolatorOptions:
 
 
 def shifted_texture_clip(size: int = 48, shift: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
-    """A smooth random texture translated ``shift`` px right per frame: context (1, 12, S, S), middle (1, 3, S, S)."""
+    """A smooth random texture translated ``shift`` px right per frame: context (1, 12, S, S), middle (1, 3,
+    S,
+    S).
+    """
     g = torch.Generator().manual_seed(0)
     coarse = torch.rand(1, 3, size // 4 + 4, size // 4 + 12, generator=g)
     texture = torch.nn.functional.interpolate(coarse, scale_factor=4, mode="bicubic").clamp(0, 1)[0]

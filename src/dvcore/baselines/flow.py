@@ -189,7 +189,8 @@ def exclusive_mask(flow_ab: Tensor, flow_ba: Tensor, consistency_px: float) -> T
 
 
 def candidate_flows(flow_01: Tensor, flow_10: Tensor, t: float, how: str) -> list[tuple[Tensor, Tensor]]:
-    """The (F_t0, F_t1) candidates, each (B, 2, H, W): Super SloMo's mix first, then (select) F01's and F10's."""
+    """The (F_t0, F_t1) candidates, each (B, 2, H, W): Super SloMo's mix first, then (select) F01's and
+    F10's."""
     mixed = (-(1 - t) * t * flow_01 + t * t * flow_10, (1 - t) ** 2 * flow_01 - t * (1 - t) * flow_10)
     if how == "linear":
         return [mixed]
@@ -218,7 +219,8 @@ def best_candidate(warped_0: list[Tensor], warped_1: list[Tensor]) -> Tensor:
 
 
 def _pick(best: Tensor, values: list[Tensor]) -> Tensor:
-    """Per pixel, the value of the chosen candidate: best (B, K, 1, H, W), K x (B, C, H, W) -> (B, C, H, W)."""
+    """Per pixel, the value of the chosen candidate: best (B, K, 1, H, W), K x (B, C, H, W) -> (B, C, H,
+    W)."""
     return (best * torch.stack(values, dim=1)).sum(dim=1)
 
 

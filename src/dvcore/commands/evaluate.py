@@ -164,7 +164,8 @@ def eval_stats(
 @click.option(
     "--tile",
     type=click.IntRange(min=1),
-    help="Regression: predict full frames on overlapping tiles of this side (bounded memory); sets task.tile.",
+    help="Regression: predict full frames on overlapping tiles of this side (bounded memory); "
+    "sets task.tile.",
 )
 @batch_size_option(32)
 @ema_option
@@ -236,7 +237,8 @@ def eval_interp(
         log_images_to_run(run, [{"gain_vs_motion": figure}], [(context, run.step)], registry())
     _print_interp_table(run, rows, summary, metric_names)
     click.echo(
-        f"mean motion {motion:.2f} px; {out / 'per_clip.csv'}, {out / 'summary.json'}, {out / 'gain_vs_motion.png'}"
+        f"mean motion {motion:.2f} px; {out / 'per_clip.csv'}, {out / 'summary.json'}, "
+        f"{out / 'gain_vs_motion.png'}"
     )
 
 

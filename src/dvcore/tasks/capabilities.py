@@ -65,7 +65,8 @@ class MakesMovieFrames(Protocol):
 
 @runtime_checkable
 class EvaluatesRuns(Protocol):
-    """Scores a trained model on the eval split, sample by sample, beside the baselines (``dvcore eval interp``).
+    """Scores a trained model on the eval split, sample by sample, beside the baselines (``dvcore eval
+    interp``).
 
     ``evaluate_run(model, metrics, *, samples_per_item, max_samples, batch_size, seed)`` with
     ``metrics`` {name: built metric} returns one row per (item, predictor): ``{"clip": index,

@@ -71,7 +71,8 @@ def find_source(init: InitConfig) -> InitSource:
             steps = ", ".join(str(int(p.name.removeprefix("step_"))) for p in available) or "none"
             raise RecipeError(
                 [
-                    f"init.checkpoint: {str(run_dir)!r} has no checkpoint at step {init.checkpoint}; steps: {steps}"
+                    f"init.checkpoint: {str(run_dir)!r} has no checkpoint at step {init.checkpoint}; steps: "
+                    f"{steps}"
                 ]
             )
         try:

@@ -38,7 +38,8 @@ class Extrapolate(TaskBase):
         self.context = options.context or num_frames - 1
         if self.context > num_frames - 1:
             problems.append(
-                f"task.context: expected <= {num_frames - 1} (the clips have {num_frames} frames), got {self.context}"
+                f"task.context: expected <= {num_frames - 1} (the clips have {num_frames} frames), got "
+                f"{self.context}"
             )
         self.loss = registry.get("loss", recipe.loss.name).build(recipe.loss.options)
         if getattr(self.loss, "kind", None) != "regression":

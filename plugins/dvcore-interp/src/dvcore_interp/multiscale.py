@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dvcore.api import raise_problems
 from dvcore_interp.patch_interpolator import PatchInterpolator
 from dvcore_interp.prior import resolve_prior
 
@@ -89,8 +90,7 @@ class MultiScaleInterpolator(nn.Module):
         num_frames = in_channels // o.frame_channels
         self.prior_fn, prior_problems = resolve_prior(o, num_frames=num_frames, out_channels=out_channels)
         problems += prior_problems
-        if problems:
-            raise ValueError("patch_interpolator: " + "; ".join(problems))
+        raise_problems("patch_interpolator", problems)
 
         self.scales, self.residual, self.out_channels = o.scales, o.residual, out_channels
         self.src_field, self.tgt_field = o.src_field, o.tgt_field  # a per-block loss may read tgt_field

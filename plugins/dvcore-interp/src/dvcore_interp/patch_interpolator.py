@@ -220,7 +220,9 @@ class PatchInterpolator(nn.Module):
         return unpatchify(x, self.token_patch * self.scale, self.head_channels)  # (N, C_head, T*s, T*s)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, C_in, H, W), t (B,) -> (B, C_out, H, W); ``cond`` (B, D), if given, is added to t's embedding."""
+        """x (B, C_in, H, W), t (B,) -> (B, C_out, H, W); ``cond`` (B, D), if given, is added to t's
+        embedding.
+        """
         b, _, h, w = x.shape
         prior, extra = self.prior_fn(x) if self.prior_fn is not None else (None, None)
         inputs = x if extra is None else torch.cat([x, extra], dim=1)  # (B, C_in + E, H, W)

@@ -79,7 +79,8 @@ class Prior(nn.Module):
 
 
 def resolve_prior(options: Any, *, num_frames: int, out_channels: int) -> tuple[Prior | None, list[str]]:
-    """The prior ``PatchInterpolatorOptions`` ask for (None without residual or warped inputs) and any problems.
+    """The prior ``PatchInterpolatorOptions`` ask for (None without residual or warped inputs) and any
+    problems.
 
     ``prior_frames`` unset means the two frames around the middle of an even count (the blend
     baseline's); an odd count (diffusion, with the noisy frame in the input) must name them.
