@@ -7,10 +7,9 @@ import torch
 from torch import nn
 
 from dvcore.tasks.tiling import tiled_predict
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_interp import PatchInterpolatorOptions, build_patch_interpolator
 from dvcore_interp.multiscale import MultiScaleInterpolator, block_grid, exact_tile_margin
-
-torch.set_num_threads(1)
 
 TINY = {"d_model": 16, "depth": 1, "heads": 2, "token_patch": 2}
 

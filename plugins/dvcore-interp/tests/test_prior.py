@@ -10,9 +10,8 @@ import torch
 from dvcore.baselines.flow import middle_frame  # the baseline the prior must reproduce
 from dvcore.recipe import BackboneSection, RecipeError, structure
 from dvcore.registry import Registrar, Registry
+from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_interp import PatchInterpolatorOptions, build_patch_interpolator, plugin
-
-torch.set_num_threads(1)
 
 TINY = {"d_model": 16, "depth": 1, "heads": 2, "token_patch": 2, "residual": True}
 
