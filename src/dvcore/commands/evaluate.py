@@ -242,6 +242,15 @@ def eval_interp(
     )
 
 
+def _check_interp_arguments(run: Any, metric_names: tuple[str, ...]) -> None:
+    unknown = [n for n in metric_names if ("metric", n) not in registry()]
+    problems = [f"--metric: unknown metric {n!r}" for n in unknown]
+    if run.recipe.task.name != "interpolate":
+        problems.append(f"{run.run_dir}: not an interpolation run (task {run.recipe.task.name!r})")
+    if problems:
+        fail(problems, str(run.run_dir))
+
+
 def _print_interp_table(
     run: Any, rows: list[dict[str, Any]], summary: dict[str, dict[str, float]], metric_names: tuple[str, ...]
 ) -> None:
