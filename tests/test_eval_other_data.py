@@ -1,4 +1,5 @@
-"""`dvcore eval interp RUN --data FILE / --set data.…`: a run scored on other data, building only its eval split."""
+"""`dvcore eval interp RUN --data FILE / --set data.…`: a run scored on other data, building only its eval
+split."""
 
 from __future__ import annotations
 

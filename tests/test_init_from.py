@@ -1,4 +1,6 @@
-"""Fine-tuning: `[init]` / `dvcore run --init-from RUN` loads matching weights, reports the rest, records provenance."""
+"""Fine-tuning: `[init]` / `dvcore run --init-from RUN` loads matching weights, reports the rest, records
+provenance.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ def test_partial_keys_load_what_matches_and_report_the_rest(source, tiny_recipe)
     record = init_from.initialize(model, deeper.init)
     weights_file = source / "checkpoints" / "step_00000003" / "model.safetensors"
     saved = load_file(weights_file)
-    # depth 2 -> 3: net.0 and net.2 match; the source's output conv net.4 (8 -> 3) meets a hidden conv (8 -> 8)
+    # depth 2 -> 3: net.0 and net.2 match; the source's output conv net.4 (8 -> 3) meets a hidden conv (8 ->
+    # 8)
     assert record["loaded"] == 4 and record["step"] == 3 and record["weights"] == "model"
     assert record["missing"] == ["net.6.weight", "net.6.bias"]
     assert record["mismatched"] == [

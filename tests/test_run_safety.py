@@ -50,7 +50,8 @@ def test_a_users_folder_is_refused_and_left_untouched(testplug, tiny_recipe, tmp
     code, lines = run(str(tiny_recipe), "--run-dir", str(mine), *SHORT)
     assert code == 2
     assert lines[0] == (
-        f"--run-dir {mine}: not empty and not a dvcore run; nothing was written (choose a new or empty directory)"
+        f"--run-dir {mine}: not empty and not a dvcore run; nothing was written (choose a new or empty "
+        "directory)"
     )
     assert snapshot(mine) == {"recipe.toml": b"my own notes\n"}
 

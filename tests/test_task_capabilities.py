@@ -26,7 +26,8 @@ class Plain(TaskBase):
 
     def __init__(self, options, *, recipe, registry):
         data = registry.get("dataset", recipe.data.name)
-        self._datasets = {s: data.build(recipe.data.options, split=s, seed=recipe.seed) for s in ("train", "eval")}
+        splits = ("train", "eval")
+        self._datasets = {s: data.build(recipe.data.options, split=s, seed=recipe.seed) for s in splits}
 
     def channels(self):
         return (3, 3)

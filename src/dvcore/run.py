@@ -160,7 +160,8 @@ def _attempt(section: str, what: str, build: Callable[[], T]) -> T:
         if isinstance(exc, preflight.TookTooLong):
             raise RecipeError(
                 [
-                    f"{section}: {what}: {exc} (a size or count far too large? DVCORE_VALIDATE_TIMEOUT allows longer)"
+                    f"{section}: {what}: {exc} (a size or count far too large? DVCORE_VALIDATE_TIMEOUT "
+                    "allows longer)"
                 ]
             ) from None
         if preflight.is_out_of_memory(exc):

@@ -358,7 +358,8 @@ class InterpolateTask(Task):
     def movie_frames(
         self, model: nn.Module, *, num: int, sampler: Any, num_steps: int | None, seed: int, scale: int
     ) -> list[Any]:
-        """``dvcore movie``: the middle frame's denoising trajectory, or (regression) the clips played back."""
+        """``dvcore movie``: the middle frame's denoising trajectory, or (regression) the clips played
+        back."""
         from dvcore.movie import interpolation_movie_frames
 
         return interpolation_movie_frames(
@@ -375,7 +376,8 @@ class InterpolateTask(Task):
         batch_size: int,
         seed: int,
     ) -> list[dict[str, Any]]:
-        """``dvcore eval interp``: per-clip scores of the model (mean and std over samples) and the baselines."""
+        """``dvcore eval interp``: per-clip scores of the model (mean and std over samples) and the
+        baselines."""
         from dvcore.evaluation import score_clips
 
         return score_clips(
