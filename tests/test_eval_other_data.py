@@ -15,7 +15,7 @@ from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.cli import main
 from dvcore.run import execute
-from tests.data.ondisk import make_vimeo
+from dvcore.testing.fixtures import make_vimeo
 
 
 @pytest.fixture
