@@ -10,7 +10,7 @@ from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.errors import RecipeError
 from dvcore.run import build_components
-from dvcore.seeding import eval_generator, seed_everything
+from dvcore.seeding import generator, seed_everything
 from dvcore.tasks.interpolate import coefficients_at, split_clip
 from tests.test_training import make_trainer
 
@@ -81,13 +81,19 @@ def test_scores_are_the_mean_over_samples_not_the_best(testplug, tiny_recipe):
     task, model = comps.task, comps.model.eval()
     batches = eval_batches(task)
     result = task.evaluate(model, batches)
-    # Reference: the same samples (same generator, drawn in the same order), scored by hand.
-    g = eval_generator(0, "interpolate")
-    per_clip = []
+    # Reference: the same samples (sample s of clip i from its own generator), scored by hand.
+    per_clip, first = [], 0
     for batch in batches:
         context, target = split_clip(batch["frames"])
-        samples = [task.sample_middle(model, context, generator=g).x0 for _ in range(3)]
+        clips = range(first, first + len(target))
+        samples = [
+            task.sample_middle(
+                model, context, generator=[generator(0, "interpolate", i, s) for i in clips]
+            ).x0
+            for s in range(3)
+        ]
         per_clip.append(torch.stack([(s - target).abs().flatten(1).mean(1) for s in samples]))  # (3, B)
+        first += len(target)
     mae = torch.cat(per_clip, dim=1).double()  # (3, clips)
     assert result.scores["model/mae"] == pytest.approx(float(mae.mean()), rel=1e-6)
     assert result.scores["model/mae_std"] == pytest.approx(float(mae.std(dim=0).mean()), rel=1e-6)
