@@ -16,7 +16,8 @@ Both photo sets use only the held-out eval photos; the same files serve
 Rows: copy, blend, the ``flow`` baseline with its defaults, and two ablations of it (the plain
 method: Super SloMo's linear intermediate flow and an average of the two warps; and selection
 without the occlusion weights). The flow defaults were chosen on *train* splits
-(moving_shapes; photo_motion at 64 px and 448x256) and synthetic cases, never on these eval sets. PSNR and SSIM come
+(moving_shapes; photo_motion at 64 px and 448x256) and synthetic cases, never on these eval sets. PSNR and
+SSIM come
 from the metrics plugin (``psnr``, ``ssim``), averaged over clips. "motion" is the mean flow
 magnitude between the two frames around the target (px), over clips.
 
@@ -124,7 +125,8 @@ def render(results: dict, details: dict) -> str:
         "mean over clips. Flow: OpenCV "
         f"{cv2.__version__} DIS (`preset = medium`, frames under 96 px upscaled for the flow), per-pixel",
         "selection among three linear intermediate flows, occlusion-aware blend; its defaults were chosen",
-        "on train splits (moving_shapes; photo_motion 64 px and 448x256) and synthetic cases, never on these sets. The ablations are the",
+        "on train splits (moving_shapes; photo_motion 64 px and 448x256) and synthetic cases, "
+        "never on these sets. The ablations are the",
         "same flows with the plain linear intermediate flow and/or a plain average of the two warps.",
         "",
         f"CPU: {platform.machine()}, torch {torch.__version__}, one thread (torch and OpenCV); flow ms are",

@@ -1,4 +1,6 @@
-"""A fresh virtual environment that sees this interpreter's packages, for installing plugins as an outsider does.
+"""A fresh virtual environment that sees this interpreter's packages, for installing plugins as an
+outsider
+does.
 
 ``python -m venv`` gives it its own pip; a ``.pth`` line adds this interpreter's site-packages
 (torch, dvcore and its dependencies) behind its own, so nothing is downloaded. Its own

@@ -1,4 +1,6 @@
-"""Aim for browsing many runs: name, description, tags, the resolved recipe as text; resume with tracker none."""
+"""Aim for browsing many runs: name, description, tags, the resolved recipe as text; resume with tracker
+none.
+"""
 
 from __future__ import annotations
 

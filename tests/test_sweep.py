@@ -1,4 +1,7 @@
-"""Sweeps: grid expansion and naming, all points validated first, completed runs skipped, stopped ones resumed exactly."""
+"""Sweeps: grid expansion and naming, all points validated first, completed runs skipped, stopped ones
+resumed
+exactly.
+"""
 
 from __future__ import annotations
 
