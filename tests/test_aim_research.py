@@ -28,8 +28,11 @@ def test_the_aim_run_has_the_description_tags_and_recipe_text(testplug, tiny_rec
     run = aim.Repo.from_path(str(tmp_path / "runs" / ".aim")).get_run(summary["tracker_run_id"])
     assert run.name == "width=8" and run.description == "Tiny, for the tracker."
     assert sorted(run.props.tags) == ["model.width=8", "sweep:s", "tiny"]
-    texts = [seq for seq in run.texts() if seq.name == "recipe"]
-    assert texts and "[model]" in texts[0].data.values_list()[0][0].data
+    from aim.storage.context import Context
+
+    texts = run.get_text_sequence("recipe", Context({"subset": "run"}))
+    steps, (values, *_) = texts.data.items_list()
+    assert steps == [0] and "[model]" in values[0].data  # the resolved recipe, as TOML
 
 
 def test_resume_with_tracker_none(testplug, tiny_recipe, tmp_path):
