@@ -109,8 +109,12 @@ def memory_budget(extra_bytes: int | None) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-class TookTooLong(Exception):
-    """Building or reading did not finish within the time budget (see ``time_budget``)."""
+class TookTooLong(BaseException):
+    """Building or reading did not finish within the time budget (see ``time_budget``).
+
+    A BaseException, like KeyboardInterrupt, so that a component's ``except Exception`` cannot
+    swallow it; ``dvcore.run.validate`` catches it by name.
+    """
 
 
 def validate_seconds() -> float:
@@ -140,7 +144,7 @@ def time_budget(seconds: float) -> Iterator[None]:
         raise TookTooLong(f"still not done after {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # again every second, should one be swallowed
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:

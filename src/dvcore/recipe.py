@@ -301,7 +301,10 @@ def make_converter(registry: Registry) -> cattrs.Converter:
 
         return structure
 
-    conv.register_structure_hook_factory(lambda tp: typing.get_origin(tp) is list, array_hook)
+    def is_array(tp: Any) -> bool:
+        return typing.get_origin(tp) is list
+
+    conv.register_structure_hook_factory(is_array, array_hook)
 
     def table_hook(cl: Any) -> Any:
         inner = conv.gen_structure_attrs_fromdict(cl)

@@ -76,37 +76,15 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
     # The memory of the device it would train on (a CUDA recipe still validates on a CPU machine).
     wants_cuda = recipe.device == "cuda" or (recipe.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if wants_cuda else "cpu")
-    task_name, model_name = recipe.task.name, recipe.model.name
-    # Nothing is known about sizes before a sample exists: guard the building and the read.
-    with (
-        preflight.memory_budget(preflight.available_memory("cpu")),
-        preflight.time_budget(preflight.validate_seconds()),
-    ):
-        task = _attempt(
-            "task",
-            f"cannot build task {task_name!r}",
-            lambda: registry.get("task", task_name).build(
-                recipe.task.options, recipe=recipe, registry=registry
-            ),
-        )
-        c_in, c_out = _attempt("task", f"task {task_name!r} cannot give its channels", task.channels)
-        backbone = registry.get("backbone", model_name)
-        with torch.device("meta"):
-            model = _attempt(
-                "model",
-                f"cannot build backbone {model_name!r} from these options",
-                lambda: backbone.build(recipe.model.options, in_channels=c_in, out_channels=c_out),
-            )
-        if (
-            recipe.init is not None
-        ):  # the source's tensors against the model's shapes (meta tensors have them)
-            source = init_from.find_source(recipe.init)
-            init_from.check(recipe.init, source, init_from.match(model, source.tensors))
-        splits = _attempt("data", f"cannot open the splits of dataset {recipe.data.name!r}", task.datasets)
-        problems = preflight.split_problems(recipe, splits, world_size)
-        if problems:
-            raise RecipeError(problems)
-        sample = _attempt("data", "cannot read sample 0 of the train split", lambda: splits["train"][0])
+    model_name = recipe.model.name
+    try:
+        with (  # nothing is known about sizes before a sample exists: guard the building and the read
+            preflight.memory_budget(preflight.available_memory("cpu")),
+            preflight.time_budget(preflight.validate_seconds()),
+        ):
+            model, splits, sample, (c_in, c_out) = _build_and_read(recipe, registry, world_size)
+    except preflight.TookTooLong as exc:  # between two guarded steps
+        raise RecipeError([f"(recipe): building the components: {exc}"]) from None
     if recipe.train.grad_checkpointing and not any(hasattr(m, "grad_checkpointing") for m in model.modules()):
         raise RecipeError([f"train.grad_checkpointing: backbone {model_name!r} does not support it"])
     key = "frames" if "frames" in sample else "image"
@@ -118,7 +96,7 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
             out = model(torch.empty(2, c_in, h, w, device="meta"), torch.zeros(2, device="meta"))
     except NotImplementedError:
         pass  # an op without a meta kernel: the shape check is skipped, nothing else is lost
-    except Exception as exc:  # the options built a model that cannot take this data
+    except (Exception, preflight.TookTooLong) as exc:  # the options built a model that cannot take this data
         raise RecipeError(
             [
                 f"model: backbone {model_name!r} cannot take inputs of shape {(2, c_in, h, w)}: "
@@ -147,6 +125,35 @@ def validate(recipe: Recipe, registry: Registry, *, world_size: int = 1) -> dict
     }
 
 
+def _build_and_read(
+    recipe: Recipe, registry: Registry, world_size: int
+) -> tuple[nn.Module, dict[str, Any], dict[str, Any], tuple[int, int]]:
+    """The task and the backbone (on the meta device) built, the splits checked, sample 0 read."""
+    task_name, model_name = recipe.task.name, recipe.model.name
+    task = _attempt(
+        "task",
+        f"cannot build task {task_name!r}",
+        lambda: registry.get("task", task_name).build(recipe.task.options, recipe=recipe, registry=registry),
+    )
+    c_in, c_out = _attempt("task", f"task {task_name!r} cannot give its channels", task.channels)
+    backbone = registry.get("backbone", model_name)
+    with torch.device("meta"):
+        model = _attempt(
+            "model",
+            f"cannot build backbone {model_name!r} from these options",
+            lambda: backbone.build(recipe.model.options, in_channels=c_in, out_channels=c_out),
+        )
+    if recipe.init is not None:  # the source's tensors against the model's shapes (meta tensors have them)
+        source = init_from.find_source(recipe.init)
+        init_from.check(recipe.init, source, init_from.match(model, source.tensors))
+    splits = _attempt("data", f"cannot open the splits of dataset {recipe.data.name!r}", task.datasets)
+    problems = preflight.split_problems(recipe, splits, world_size)
+    if problems:
+        raise RecipeError(problems)
+    sample = _attempt("data", "cannot read sample 0 of the train split", lambda: splits["train"][0])
+    return model, splits, sample, (c_in, c_out)
+
+
 T = TypeVar("T")
 
 
@@ -156,7 +163,10 @@ def _attempt(section: str, what: str, build: Callable[[], T]) -> T:
         return build()
     except RecipeError:
         raise
-    except Exception as exc:  # a component's crash on its options is a recipe problem
+    except (
+        Exception,
+        preflight.TookTooLong,
+    ) as exc:  # a component's crash on its options is a recipe problem
         if isinstance(exc, preflight.TookTooLong):
             raise RecipeError(
                 [
