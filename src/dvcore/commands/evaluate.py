@@ -203,11 +203,7 @@ def eval_interp(
 
     data, tag = other_data(data_file, overrides)
     run = load_run(run_dir, ema, "cpu", (*overrides, *((f"task.tile={tile}",) if tile else ())), data)
-    unknown = [n for n in metric_names if ("metric", n) not in registry()]
-    if unknown:
-        fail([f"--metric: unknown metric {n!r}" for n in unknown], str(run_dir))
-    require_capability(run, EvaluatesRuns, "eval interp")
-    metrics = {name: registry().get("metric", name).build(None) for name in metric_names}
+    metrics = _per_sample_metrics(run, metric_names)
     with reading(run_dir):
         rows = run.task.evaluate_run(
             run.model,
@@ -222,13 +218,7 @@ def eval_interp(
     out = out or run_dir / (f"eval-{tag}" if tag else "eval")
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "per_clip.csv")
-    data_record = recipes.to_dict(run.recipe, registry())["data"]
-    (out / "summary.json").write_text(
-        json.dumps(
-            {"step": run.step, "weights": run.weights, "data": data_record, "motion": motion, **summary},
-            indent=2,
-        )
-    )
+    _write_interp_summary(run, motion, summary, out / "summary.json")
     metric = "psnr" if "psnr" in metric_names else metric_names[0]
     figure = gain_vs_motion_image(rows, metric, ["blend", "flow"])
     save_png(figure, out / "gain_vs_motion.png")
@@ -249,6 +239,21 @@ def _check_interp_arguments(run: Any, metric_names: tuple[str, ...]) -> None:
         problems.append(f"{run.run_dir}: not an interpolation run (task {run.recipe.task.name!r})")
     if problems:
         fail(problems, str(run.run_dir))
+
+
+def _per_sample_metrics(run: Any, metric_names: tuple[str, ...]) -> dict[str, Any]:
+    """The --metric components, built; bad names and a task that cannot evaluate runs are bad input."""
+    unknown = [n for n in metric_names if ("metric", n) not in registry()]
+    if unknown:
+        fail([f"--metric: unknown metric {n!r}" for n in unknown], str(run.run_dir))
+    require_capability(run, EvaluatesRuns, "eval interp")
+    return {name: registry().get("metric", name).build(None) for name in metric_names}
+
+
+def _write_interp_summary(run: Any, motion: float, summary: dict[str, Any], path: Path) -> None:
+    data_record = recipes.to_dict(run.recipe, registry())["data"]
+    record = {"step": run.step, "weights": run.weights, "data": data_record, "motion": motion, **summary}
+    path.write_text(json.dumps(record, indent=2))
 
 
 def _print_interp_table(
