@@ -37,6 +37,7 @@ from dvcore.diffusion.samplers.base import Sampler as SamplerBase
 from dvcore.diffusion.schedules import Schedule as BetaSchedule
 from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.errors import RecipeError
+from dvcore.export import Exporter, ExportSource
 from dvcore.hookspecs import hookimpl
 from dvcore.metrics import MeanMetric
 from dvcore.metrics import Metric as MetricBase
@@ -107,6 +108,8 @@ __all__ = [
     "Downsample",
     "EvalResult",
     "EvaluatesRuns",
+    "ExportSource",
+    "Exporter",
     "FlowInterpolation",
     "FlowOptions",
     "Grid",

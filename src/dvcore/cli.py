@@ -13,6 +13,7 @@
     dvcore eval loss-per-t RUN_DIR                          held-out loss in buckets of t
     dvcore sweep RECIPE --grid K=V1,V2 --seeds 0,1          a grid of runs (here, or SLURM via submitit)
     dvcore compare RUN_OR_SWEEP_DIR...                      what differs vs the final metrics, over seeds
+    dvcore export RUN_DIR OUT --format NAME                 the run in another library's format (diffusers)
 
 Each command lives in a module of ``dvcore.commands``; options several commands share are declared
 once in ``dvcore.commands.common``. Errors become exit codes here, in one place:
@@ -40,6 +41,7 @@ import click
 
 from dvcore.commands.compare import compare
 from dvcore.commands.evaluate import eval_group
+from dvcore.commands.export import export
 from dvcore.commands.movie import movie
 from dvcore.commands.plugin_new import plugin_group
 from dvcore.commands.plugins import plugins_cmd
@@ -141,6 +143,7 @@ main.add_command(movie)
 main.add_command(eval_group)
 main.add_command(sweep)
 main.add_command(compare)
+main.add_command(export)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Factory signatures, per kind (the contracts everything meets at):
 - ``task``: ``factory(options) -> dvcore.tasks.Task``.
 - ``baseline``: ``factory(options) -> predict(context) -> frame``, a non-learned interpolator:
   context frames (B, N-1, C, H, W) in [0, 1], middle frame withheld -> that frame (B, C, H, W).
+- ``exporter``: ``factory(options) -> dvcore.export.Exporter`` (``dvcore export --format NAME``).
 
 Options classes may define ``problems(self) -> Iterable[tuple[str, str]]`` for checks
 that span several fields; each (field path, message) becomes one line of the recipe
@@ -32,7 +33,18 @@ from typing import Any
 
 import attrs
 
-KINDS = ("backbone", "schedule", "sampler", "loss", "dataset", "metric", "tracker", "task", "baseline")
+KINDS = (
+    "backbone",
+    "schedule",
+    "sampler",
+    "loss",
+    "dataset",
+    "metric",
+    "tracker",
+    "task",
+    "baseline",
+    "exporter",
+)
 QUALIFIER = ":"  # "<distribution>:<name>" picks one of the components that share a name
 
 
