@@ -5,7 +5,8 @@ torch reports peak memory on CUDA only (``torch.cuda.max_memory_allocated``); th
 sees every tensor an op creates while it is active (forward, backward, optimizer, EMA),
 adds the bytes of each new storage and subtracts them when the storage is freed; tensors that
 exist before (weights, optimizer state) are passed as ``external`` and counted as a base.
-The figure is the allocator-independent payload (CUDA's caching allocator rounds up, so the
+Under ``FakeTensorMode`` it measures a step without running it (shapes only): the peak of a
+full-frame step that would not fit in this machine's memory. The figure is the allocator-independent payload (CUDA's caching allocator rounds up, so the
 CUDA figure is a little higher); it is exact for what it counts.
 """
 
@@ -59,8 +60,9 @@ class PeakMemory(TorchDispatchMode):
 
 
 def _key(t: torch.Tensor) -> tuple[str, int]:
+    """The storage's identity: its StorageImpl's address (shared by views; fake tensors have one too)."""
     storage = t.untyped_storage()
-    return str(storage.device), storage.data_ptr()
+    return str(storage.device), storage._cdata
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:

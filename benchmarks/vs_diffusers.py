@@ -96,7 +96,9 @@ SIZES: dict[str, dict[str, Any]] = {
 LR, BETAS, WEIGHT_DECAY, EMA_DECAY, T = 1e-4, (0.95, 0.999), 1e-6, 0.9999, 1000
 
 
-def recipe_dict(size: str, batch: int, precision: str, device: str) -> dict[str, Any]:
+def recipe_dict(
+    size: str, batch: int, precision: str, device: str, optimizer_impl: str = "auto"
+) -> dict[str, Any]:
     cfg = SIZES[size]
     return {
         "experiment": "bench_vs_diffusers",
@@ -111,6 +113,7 @@ def recipe_dict(size: str, batch: int, precision: str, device: str) -> dict[str,
             "batch_size": batch,
             "max_steps": 10**6,
             "lr": LR,
+            "optimizer_impl": optimizer_impl,
             "betas": list(BETAS),
             "weight_decay": WEIGHT_DECAY,
             "warmup_steps": 0,
@@ -331,6 +334,89 @@ def sampling_contenders(task: Any, net: Any, batch: int, steps: int) -> tuple[di
 
 
 # ----------------------------------------------------------------------------------------------
+# Speed levers in dvcore's own step: the optimizer's kernels and the EMA update
+# ----------------------------------------------------------------------------------------------
+
+
+def lever_contenders(net: torch.nn.Module, device: torch.device) -> dict[str, Callable[[int], None]]:
+    """Optimizer step (AdamW loop / foreach / fused) and EMA update (per tensor / foreach) on ``net``'s tensors."""
+    params = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    optimizers = {
+        impl: torch.optim.AdamW(
+            [p.detach().clone().requires_grad_(True) for p in params],
+            lr=LR,
+            betas=BETAS,
+            weight_decay=WEIGHT_DECAY,
+            **kwargs,
+        )
+        for impl, kwargs in {
+            "loop": {"foreach": False},
+            "foreach": {"foreach": True},
+            "fused": {"fused": True},
+        }.items()
+    }
+    for opt in optimizers.values():
+        for p, g in zip(opt.param_groups[0]["params"], params, strict=True):
+            p.grad = g.grad
+    ema = [p.detach().clone() for p in params]
+
+    def optimizer_step(opt: torch.optim.Optimizer) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            for _ in range(n):
+                opt.step()
+
+        return run
+
+    @torch.no_grad()
+    def ema_loop(n: int) -> None:  # dvcore before: one lerp per tensor
+        for _ in range(n):
+            for e, p in zip(ema, params, strict=True):
+                e.lerp_(p, 1e-4)
+
+    @torch.no_grad()
+    def ema_foreach(n: int) -> None:  # dvcore now
+        for _ in range(n):
+            torch._foreach_lerp_(ema, params, 1e-4)
+
+    return {
+        **{f"AdamW step, {impl}": optimizer_step(opt) for impl, opt in optimizers.items()},
+        "EMA update, per tensor": ema_loop,
+        "EMA update, foreach": ema_foreach,
+    }
+
+
+def lever_lines(
+    net: torch.nn.Module, device: torch.device, rounds: int, trainer_rows: list[str]
+) -> list[str]:
+    times = interleaved(lever_contenders(net, device), 20, rounds, 2, device)
+    med = {k: statistics.median(v["cpu"]) for k, v in times.items()}
+    lines = [
+        "## Speed levers: dvcore's optimizer step and EMA update (same tensors as the model)",
+        "",
+        "| operation | CPU time, median (min-max) | speed vs before |",
+        "|---|---|---|",
+    ]
+    before = {"AdamW": med["AdamW step, loop"], "EMA": med["EMA update, per tensor"]}
+    for name, t in times.items():
+        cpu, lo, hi = median_spread(t["cpu"])
+        ref = before[name.split()[0]]
+        lines.append(f"| {name} | {cpu * 1e3:.2f} ms ({lo * 1e3:.2f}-{hi * 1e3:.2f}) | {ref / cpu:.2f}x |")
+    lines += [
+        "",
+        'dvcore now uses fused AdamW (`train.optimizer_impl = "auto"`; torch\'s default on the CPU is the '
+        "per-tensor loop, on CUDA foreach) and a foreach EMA. Whole Trainer step, fp32, before (loop) and now:",
+        "",
+        "| loop | step time, median (min-max) | images/s | speed vs before | CPU time/step | vs before (CPU) |",
+        "|---|---|---|---|---|---|",
+        *trainer_rows,
+        "",
+    ]
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------------
 
@@ -355,7 +441,17 @@ def run_precision(
         "diffusers example loop": DiffusersContender(dataset, init, args.batch, precision, device),
         "bare torch loop": BareContender(dvcore, first_batches(dataset, args.batch, 8), precision, device),
     }
+    if args.levers and precision == args.precisions[0]:
+        # dvcore before the AdamW lever: torch's per-tensor loop (the EMA lever is measured on its own below)
+        loop = structure(
+            recipe_dict(args.size, args.batch, precision, str(device), optimizer_impl="loop"), registry
+        )
+        contenders["dvcore Trainer, loop AdamW (before)"] = DvcoreContender(
+            loop, registry, init_state, device
+        )
     times = interleaved(contenders, args.steps, args.rounds, args.warmup, device)
+    before = times.pop("dvcore Trainer, loop AdamW (before)", None)
+    contenders.pop("dvcore Trainer, loop AdamW (before)", None)
     memory = {
         name: measure_peak_mb(lambda c=c: c(1), device, c.held() if device.type != "cuda" else ())
         for name, c in contenders.items()
@@ -383,6 +479,11 @@ def run_precision(
         "overhead_cpu": med_cpu["dvcore Trainer"] / med_cpu["bare torch loop"] - 1,
         "memory": memory,
         "dvcore": dvcore,
+        "before": None
+        if before is None
+        else ratio_rows(
+            {"before (loop AdamW)": before, "now": times["dvcore Trainer"]}, "before (loop AdamW)", args.batch
+        ),
     }
 
 
@@ -399,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-steps", type=int, default=50)
     parser.add_argument("--sample-rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--no-levers", dest="levers", action="store_false", help="skip the before/after levers"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "vs_diffusers.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -430,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {wall:.2f} s ({lo:.2f}-{hi:.2f}) | {args.sample_batch / wall:.2f} | {ref / wall:.2f}x |"
         )
     lines += ["", f"Largest difference between the two samplers' images (in [0, 1]): {diff:.1e}.", ""]
+    rows = summary[args.precisions[0]]["before"]
+    if rows is not None:
+        lines += lever_lines(net, device, args.rounds, rows)
     load_after = os.getloadavg()
 
     cfg = SIZES[args.size]

@@ -115,6 +115,13 @@ class TrainConfig:
         None, "when set: train this many epochs of the train split (overrides max_steps)", gt(0)
     )
     optimizer: Literal["adamw", "adam", "sgd"] = opt("adamw", "optimizer")
+    optimizer_impl: Literal["auto", "fused", "foreach", "loop"] = opt(
+        "auto",
+        "optimizer kernels: fused (one kernel per step), foreach (ops over all tensors at once), "
+        "loop (per parameter); auto = fused for Adam(W) (CPU and CUDA), else foreach "
+        "(benchmarks/results/vs_diffusers.md)",
+    )
+    tf32: bool = opt(True, "on CUDA: TF32 matmuls and convolutions for float32 (Ampere and newer)")
     lr: float = opt(3e-4, "peak learning rate", gt(0))
     weight_decay: float = opt(0.0, "weight decay (never on norms, biases and other 1-d parameters)", ge(0))
     betas: list[float] = opt(factory=lambda: [0.9, 0.999], doc="Adam(W) betas")

@@ -199,7 +199,8 @@ class DiffusionLoss:
         target = target_from(x0, noise, t, schedule, o.target)  # (B, C, H, W)
 
         dist = distance(pred.float(), target.float(), o.distance, o.huber_delta)  # (B,)
-        snr = schedule.snr.to(x0.device)[t]  # (B,) float64
+        ab = schedule.on(x0.device)[t]  # (B,) float64 alpha_bar_t
+        snr = ab / (1.0 - ab)  # (B,) as schedule.snr[t], without copying the table every step
         per_sample = dist * snr_weights(snr, o.target, o).to(dist.dtype)  # (B,)
         loss = (per_sample * importance.to(dist.dtype)).mean()
         if update_history:

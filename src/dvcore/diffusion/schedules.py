@@ -101,11 +101,23 @@ class Schedule:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def on(self, device: torch.device | str) -> Tensor:
+        """alphas_cumprod on ``device``, copied once per device and kept.
+
+        A copy from pageable host memory to a GPU waits for the GPU's queue to drain: done in
+        every training step it would serialise the host and the device.
+        """
+        device = torch.device(device)
+        cache = self.__dict__.setdefault("_on_device", {})
+        if device not in cache:
+            cache[device] = self.alphas_cumprod.to(device)
+        return cache[device]
+
     def coefficients(self, t: Tensor, like: Tensor) -> tuple[Tensor, Tensor]:
         """(sqrt(alpha_bar_t), sqrt(1 - alpha_bar_t)) at training steps t (B,), shaped to broadcast with
         `like`.
         """
-        ab = self.alphas_cumprod.to(t.device)[t.long()]  # (B,)
+        ab = self.on(t.device)[t.long()]  # (B,)
         shape = (-1,) + (1,) * (like.dim() - 1)
         return ab.sqrt().reshape(shape).to(like.dtype), (1.0 - ab).sqrt().reshape(shape).to(like.dtype)
 

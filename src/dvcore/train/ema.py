@@ -29,8 +29,11 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         d = self.current_decay()
-        for ema_p, p in zip(self.module.parameters(), model.parameters(), strict=True):
-            ema_p.lerp_(p.detach().to(ema_p.dtype), 1 - d)  # ema = d * ema + (1 - d) * p
+        ema_params, params = list(self.module.parameters()), [p.detach() for p in model.parameters()]
+        if len(ema_params) != len(params):
+            raise ValueError(f"EMA holds {len(ema_params)} parameters, the model has {len(params)}")
+        # One foreach op over all tensors instead of one op per parameter (benchmarks/results/vs_diffusers.md)
+        torch._foreach_lerp_(ema_params, params, 1 - d)  # ema = d * ema + (1 - d) * p
         for ema_b, b in zip(self.module.buffers(), model.buffers(), strict=True):
             ema_b.copy_(b)
         self.num_updates += 1

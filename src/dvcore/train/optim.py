@@ -19,13 +19,32 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def kernel_options(cfg: TrainConfig, params: list[torch.Tensor]) -> dict[str, bool]:
+    """``fused`` / ``foreach`` arguments for torch's optimizers from ``train.optimizer_impl``.
+
+    auto: fused Adam(W) when every parameter is a float tensor on a CPU or CUDA device (one
+    kernel per step instead of ~10 ops per parameter: 1.3-1.6x faster optimizer steps on the
+    CPU in benchmarks/results/vs_diffusers.md); foreach otherwise.
+    """
+    impl = cfg.optimizer_impl
+    if impl == "auto":
+        fusable = cfg.optimizer in ("adam", "adamw") and all(
+            p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
+        )
+        impl = "fused" if fusable else "foreach"
+    if impl == "fused":
+        return {"fused": True}
+    return {"foreach": impl == "foreach"}
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg.weight_decay)
+    kernels = kernel_options(cfg, [p for g in groups for p in g["params"]])
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), **kernels)
     if cfg.optimizer == "adam":  # L2 penalty in the gradient (coupled), as torch's Adam does
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), **kernels)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, **kernels)
 
 
 def lr_at(step: int, cfg: TrainConfig, max_steps: int | None = None) -> float:

@@ -102,6 +102,9 @@ class Trainer:
         self.run_dir, self.checkpoint_dir = Path(run_dir), Path(run_dir) / "checkpoints"
         cfg = self.cfg
 
+        if device.type == "cuda" and cfg.tf32:
+            torch.backends.cuda.matmul.allow_tf32 = True  # float32 matmuls and convs on tensor cores
+            torch.backends.cudnn.allow_tf32 = True
         # The model as trained (raw parameters), and the callable used in the step (compiled, DDP).
         self.model = self._prepare_model(model)
         self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema else None
@@ -233,7 +236,13 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-        finite = bool(torch.isfinite(loss)) and (self.scaler.is_enabled() or bool(torch.isfinite(grad_norm)))
+        # one host-device sync for both checks (with fp16 the scaler skips non-finite grads itself)
+        finite_t = (
+            torch.isfinite(loss)
+            if self.scaler.is_enabled()
+            else torch.isfinite(loss) & torch.isfinite(grad_norm)
+        )
+        finite = bool(finite_t)
         if distributed.any_rank(not finite, self.dist):
             self.skipped_steps += 1
             self.consecutive_bad += 1

@@ -18,6 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from dvcore.api import raise_problems
 from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
@@ -140,6 +141,9 @@ class PatchInterpolator(nn.Module):
         self.margin = (o.src_field - o.tgt_field) // 2
         self.token_patch, self.padding, self.residual = o.token_patch, o.padding, o.residual
         self.window_chunk = o.window_chunk
+        # train.grad_checkpointing: keep only each window chunk's input and recompute the chunk's
+        # transformer in backward, so window_chunk bounds training memory too (not only inference).
+        self.grad_checkpointing = False
         self.grid = o.src_field // o.token_patch  # tokens per window side
         self.tgt_grid = o.tgt_field // o.token_patch  # tokens per block side
 
@@ -219,6 +223,12 @@ class PatchInterpolator(nn.Module):
         x = self.head(self.norm(x))  # (N, g*g, (p*s)^2 * C_head)
         return unpatchify(x, self.token_patch * self.scale, self.head_channels)  # (N, C_head, T*s, T*s)
 
+    def _chunk_blocks(self, windows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``predict_blocks`` on one chunk of windows, recomputed in backward under grad_checkpointing."""
+        if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(self.predict_blocks, windows, cond, use_reentrant=False)
+        return self.predict_blocks(windows, cond)
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, C_in, H, W), t (B,) -> (B, C_out, H, W); ``cond`` (B, D), if given, is added to t's
         embedding.
@@ -231,7 +241,7 @@ class PatchInterpolator(nn.Module):
         cond = emb.repeat_interleave(nh * nw, dim=0)  # (B*L, D)
         chunk = self.window_chunk or windows.shape[0]
         parts = zip(windows.split(chunk), cond.split(chunk), strict=True)
-        blocks = torch.cat([self.predict_blocks(w, c) for w, c in parts])  # (B*L, C_head, T*s, T*s)
+        blocks = torch.cat([self._chunk_blocks(w, c) for w, c in parts])  # (B*L, C_head, T*s, T*s)
         y = self.stitch(blocks, b, nh, nw)[..., : h * self.scale, : w * self.scale]  # (B, C_head, H*s, W*s)
         if self.conv_head is not None:
             y = self.conv_head(y)  # (B, C_out, H, W)

@@ -1,0 +1,44 @@
+"""The prepared GPU check runs end to end on the CPU at tiny sizes (its own dry run; no timing asserted)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_on_cpu(tmp_path, monkeypatch):
+    for module in ("dvcore_diffusers", "dvcore_unet", "dvcore_interp", "skimage"):
+        pytest.importorskip(module)
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import gpu_check
+
+    out = tmp_path / "gpu.md"
+    args = [
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--variants",
+        "fp32",
+        "bf16",
+        "--out",
+        str(out),
+    ]
+    assert gpu_check.main(args) == 0
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if re.match(r"\| (interp_n5_gpu|faces_unet_64) \|", line)]
+    assert len(rows) == 4 and not any("failed" in row for row in rows), text
+    for row in rows:
+        images_per_s = float(row.split("|")[6])
+        assert images_per_s > 0
+    versus = (tmp_path / "gpu_vs_diffusers.md").read_text()
+    assert "dvcore Trainer" in versus and "diffusers DDIMPipeline" in versus
+    sys.modules.pop("gpu_check", None)
