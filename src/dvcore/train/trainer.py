@@ -107,6 +107,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         # The model as trained (raw parameters), and the callable used in the step (compiled, DDP).
         self.model = self._prepare_model(model)
+        self.params = list(self.model.parameters())  # collected once: walking the module tree is not free
         self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema else None
         self.step_model = self._step_model(self.model)
 
@@ -235,7 +236,7 @@ class Trainer:
         cfg = self.cfg
         self.scaler.unscale_(self.optimizer)
         max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
         # one host-device sync for both checks (with fp16 the scaler skips non-finite grads itself)
         finite_t = (
             torch.isfinite(loss)

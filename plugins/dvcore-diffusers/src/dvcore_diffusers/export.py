@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import attrs
 from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DDPMScheduler, SchedulerMixin
 
 from dvcore.api import ExportSource, RecipeError
@@ -26,11 +25,6 @@ from dvcore_diffusers.backbones import DiffusersBackbone, DiffusersDiT, Diffuser
 
 PREDICTION_TYPES = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}
 PROVENANCE_FILE = "dvcore_export.json"
-
-
-@attrs.frozen
-class DiffusersExportOptions:
-    """Writes a diffusers pipeline directory (UNet) or transformer + scheduler (DiT)."""
 
 
 def scheduler_for(source: ExportSource) -> SchedulerMixin:
@@ -100,8 +94,3 @@ class DiffusersExporter:
             "image_shape": list(source.image_shape),
         }
         (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
-
-
-def build_diffusers_exporter(options: DiffusersExportOptions) -> DiffusersExporter:
-    """diffusers pipeline directory (DDIMPipeline / DDPMPipeline; DiT: transformer + scheduler)."""
-    return DiffusersExporter()

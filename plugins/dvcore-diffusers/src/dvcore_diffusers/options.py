@@ -178,4 +178,9 @@ class DiTOptions:
         return out
 
 
-__all__ = ["DOWN_BLOCKS", "MID_BLOCKS", "UP_BLOCKS", "DiTOptions", "UNet2DOptions"]
+@attrs.frozen
+class DiffusersExportOptions:
+    """Writes a diffusers pipeline directory (UNet) or transformer + scheduler (DiT)."""
+
+
+__all__ = ["DOWN_BLOCKS", "MID_BLOCKS", "UP_BLOCKS", "DiTOptions", "DiffusersExportOptions", "UNet2DOptions"]
