@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     registry = default_registry()
     run = load_run(args.run_dir, registry)
-    splits = run.task.datasets()
+    data = registry.get("dataset", run.recipe.data.name)  # a loaded run offers no train split: build both
+    splits = {
+        s: data.build(run.recipe.data.options, split=s, seed=run.recipe.seed) for s in ("train", "eval")
+    }
     size = run.task.image_shape[-1]
     classifier, accuracy = train_classifier(splits["train"], splits["eval"], size)
     with torch.no_grad():
