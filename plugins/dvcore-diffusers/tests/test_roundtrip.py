@@ -1,4 +1,4 @@
-"""diffusers model -> dvcore run -> dvcore export -> diffusers pipeline: the same model and the same samples."""
+"""diffusers model -> dvcore run -> dvcore export -> diffusers pipeline: the same model, the same samples."""
 
 from __future__ import annotations
 
@@ -165,7 +165,8 @@ def test_dvcore_backbone_without_diffusers_counterpart_is_refused(tmp_path):
     pytest.importorskip("dvcore_unet")
     recipe = write_recipe(
         tmp_path,
-        'name = "unet"\nbase_channels = 8\nchannel_mult = [1, 2]\nattention_factors = []\nnum_res_blocks = 1\nnorm_groups = 4',
+        'name = "unet"\nbase_channels = 8\nchannel_mult = [1, 2]\nattention_factors = []\n'
+        "num_res_blocks = 1\nnorm_groups = 4",
     )
     assert cli("run", recipe, "--run-dir", tmp_path / "run", "--no-progress").exit_code == 0
     result = cli("export", tmp_path / "run", tmp_path / "out", "--format", "diffusers")
