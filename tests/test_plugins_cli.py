@@ -63,7 +63,7 @@ def test_setting_a_sections_name_switches_the_component_with_one_notice(fresh_pl
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "dvcore: note: --set model.name=unet: dropped the file's model options that unet does not take: "
-        "residual, size, src_field, tgt_field, token_patch, tokens\n"
+        "prior, residual, size, src_field, tgt_field, token_patch, tokens, warped_inputs\n"
     )
     assert result.stdout.startswith(f"{recipe}: ok — unet with ")
 
