@@ -86,7 +86,7 @@ def test_options_given_with_the_switch_are_kept_and_validated(fresh_plugins):
     lines = result.stderr.splitlines()
     assert lines[0] == (
         "dvcore: note: --set model.name=unet: dropped the file's model options that unet does not take: "
-        "residual, size, src_field, tgt_field, token_patch"
+        "prior, residual, size, src_field, tgt_field, token_patch, warped_inputs"
     )
     assert lines[1] == "model.base_channels: expected > 0, got 0"
     assert lines[2].startswith("model.tokens: unknown key; ")
