@@ -111,7 +111,18 @@ def test_validate_explains_the_missing_dataset_and_passes_on_real_data(vimeo):
         f"dvcore: 1 problem in {RECIPE}; nothing was run",
     ]
     result = CliRunner().invoke(
-        main, ["validate", str(RECIPE), "--set", f"data.root={vimeo}", "--set", "data.crop=[8,8]"]
+        main,
+        # the 3-clip fixture is smaller than the recipe's GPU batch, which validation refuses
+        [
+            "validate",
+            str(RECIPE),
+            "--set",
+            f"data.root={vimeo}",
+            "--set",
+            "data.crop=[8,8]",
+            "--set",
+            "train.batch_size=2",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "samples (5, 3, 8, 8)" in result.output and "train 3, eval 2" in result.output
