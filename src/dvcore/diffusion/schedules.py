@@ -108,7 +108,7 @@ class Schedule:
         every training step it would serialise the host and the device.
         """
         device = torch.device(device)
-        cache = self.__dict__.setdefault("_on_device", {})
+        cache: dict[torch.device, Tensor] = self.__dict__.setdefault("_on_device", {})
         if device not in cache:
             cache[device] = self.alphas_cumprod.to(device)
         return cache[device]

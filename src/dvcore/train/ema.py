@@ -22,7 +22,8 @@ class EMA:
         self.num_updates = 0
         # Walking a deep module tree (model.parameters()) costs more than the update itself on small
         # models (~1 ms per walk for a diffusers UNet): the tensor lists are collected once.
-        self._params, self._buffers = list(self.module.parameters()), list(self.module.buffers())
+        self._params: list[torch.Tensor] = list(self.module.parameters())
+        self._buffers: list[torch.Tensor] = list(self.module.buffers())
         self._source: tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def current_decay(self) -> float:
@@ -33,7 +34,8 @@ class EMA:
     def _tensors_of(self, model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The model's parameters and buffers, collected on the first update (module.to() keeps them)."""
         if self._source is None or self._source[0] is not model:
-            params, buffers = list(model.parameters()), list(model.buffers())
+            params: list[torch.Tensor] = list(model.parameters())
+            buffers: list[torch.Tensor] = list(model.buffers())
             if len(params) != len(self._params) or len(buffers) != len(self._buffers):
                 raise ValueError(
                     f"EMA holds {len(self._params)} parameters and {len(self._buffers)} buffers, "
