@@ -74,6 +74,11 @@ class PatchInterpolatorOptions:
     warped_inputs: bool = opt(
         False, "prior = flow: the two prior frames warped to the target time join the input as two frames"
     )
+    motion: Literal["fixed", "learned"] = opt(
+        "fixed",
+        "prior = flow: fixed = correct the flow interpolation in RGB; learned = also correct its two "
+        "flows and its blend mask per pixel (warp_head.py; residual = true, scales = 1)",
+    )
     flow_preset: Literal["ultrafast", "fast", "medium"] = opt(
         "medium", "prior = flow: OpenCV DIS preset (speed against accuracy)"
     )
@@ -130,6 +135,16 @@ class PatchInterpolatorOptions:
                 "prior_frames",
                 f"expected two frames to interpolate between (prior = 'flow'), got {self.prior_frames}",
             )
+        if self.motion == "learned":
+            if self.prior != "flow":
+                yield (
+                    "motion",
+                    f"'learned' corrects the flow prior: expected prior = 'flow', got {self.prior!r}",
+                )
+            if not self.residual:
+                yield "motion", "'learned' starts at the flow prior: expected residual = true, got false"
+            if self.scales != 1:
+                yield "motion", f"'learned' is single-scale: expected scales = 1, got {self.scales}"
         if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
             yield "value_range", f"expected [low, high] with low < high, got {self.value_range!r}"
         # Compared in logs: a huge frame_channels must not build (or print) a huge integer.

@@ -24,6 +24,7 @@ from dvcore.api import raise_problems
 from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
 from dvcore_interp.options import PatchInterpolatorOptions
 from dvcore_interp.prior import resolve_prior
+from dvcore_interp.warp_head import WarpHead, head_channels
 
 # ----------------------------------------------------------------------------------------------
 # Token embeddings
@@ -166,11 +167,14 @@ class PatchInterpolator(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model)
 
+        # Learned motion: the network draws flow and mask corrections and a residual (warp_head.py).
+        self.warp_head = WarpHead(o.frame_channels) if o.motion == "learned" else None
+        drawn = head_channels(o.frame_channels) if self.warp_head is not None else out_channels
         # The token head draws `scale` x the resolution with `head_channels` channels.
         self.scale = o.conv_head_stride if o.head == "conv" else 1
-        self.head_channels = o.conv_head_channels if o.head == "conv" else out_channels
+        self.head_channels = o.conv_head_channels if o.head == "conv" else drawn
         self.head = nn.Linear(d_model, (o.token_patch * self.scale) ** 2 * self.head_channels)
-        self.conv_head = ConvHead(self.head_channels, out_channels, self.scale) if o.head == "conv" else None
+        self.conv_head = ConvHead(self.head_channels, drawn, self.scale) if o.head == "conv" else None
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -234,7 +238,8 @@ class PatchInterpolator(nn.Module):
         embedding.
         """
         b, _, h, w = x.shape
-        prior, extra = self.prior_fn(x) if self.prior_fn is not None else (None, None)
+        motion = self.prior_fn.motion(x) if self.prior_fn is not None else None
+        prior, extra = (motion.frame, motion.warped) if motion is not None else (None, None)
         inputs = x if extra is None else torch.cat([x, extra], dim=1)  # (B, C_in + E, H, W)
         windows, nh, nw = self.extract_windows(inputs)  # (B*L, C_in + E, S, S), L = nh*nw
         emb = self.t_embedder(t) if cond is None else self.t_embedder(t) + cond  # (B, D)
@@ -244,7 +249,10 @@ class PatchInterpolator(nn.Module):
         blocks = torch.cat([self._chunk_blocks(w, c) for w, c in parts])  # (B*L, C_head, T*s, T*s)
         y = self.stitch(blocks, b, nh, nw)[..., : h * self.scale, : w * self.scale]  # (B, C_head, H*s, W*s)
         if self.conv_head is not None:
-            y = self.conv_head(y)  # (B, C_out, H, W)
+            y = self.conv_head(y)  # (B, C_out, H, W) (learned motion: (B, 5 + C, H, W))
+        if self.warp_head is not None:
+            assert motion is not None
+            return self.warp_head(y, motion)  # (B, C_out, H, W)
         if self.residual:
             y = y + prior  # (B, C_out, H, W)
         return y

@@ -16,7 +16,7 @@ The flow runs on the CPU through OpenCV, without gradients, on every forward (a 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -24,6 +24,19 @@ from torch import nn
 from dvcore.api import FlowOptions, backward_warp, flow_interpolate, intermediate_flows
 
 Tensor = torch.Tensor
+
+
+class FlowMotion(NamedTuple):
+    """A prior frame and (flow prior) its parts: frame = w * warp(before, flow_t0) + (1 - w) * warp(after,
+    flow_t1)."""
+
+    frame: Tensor  # (B, C, H, W) the prior
+    warped: Tensor | None = None  # (B, 2C, H, W) the two warps, when ``warped_inputs``
+    before: Tensor | None = None  # (B, C, H, W) the two prior frames
+    after: Tensor | None = None
+    flow_t0: Tensor | None = None  # (B, 2, H, W) pixels: where the target finds each pixel in ``before``
+    flow_t1: Tensor | None = None  # (B, 2, H, W) ... and in ``after``
+    weight_0: Tensor | None = None  # (B, 1, H, W) share of warp(before) in ``frame``
 
 
 class Prior(nn.Module):
@@ -51,19 +64,30 @@ class Prior(nn.Module):
         return 2 * self.frame_channels if self.warped_inputs else 0
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        motion = self.motion(x)
+        return motion.frame, motion.warped
+
+    def motion(self, x: Tensor) -> FlowMotion:
+        """The prior frame and, for ``flow``, what it was made from (for the learned warping head)."""
         b, _, h, w = x.shape
         frames = x.reshape(b, self.num_frames, self.frame_channels, h, w)  # (B, F, C, H, W)
         if self.kind == "blend":
-            return frames[:, self.frames].mean(1), None  # (B, C, H, W)
+            return FlowMotion(frames[:, self.frames].mean(1))  # (B, C, H, W)
         before, after = frames[:, self.frames[0]], frames[:, self.frames[1]]  # (B, C, H, W) each
         if x.device.type == "meta":  # shapes only (dvcore validate, memory estimates): OpenCV needs data
-            return torch.empty_like(before), torch.cat([before, after], 1) if self.warped_inputs else None
+            flow = x.new_empty(b, 2, h, w)
+            return FlowMotion(
+                torch.empty_like(before),
+                torch.cat([before, after], 1) if self.warped_inputs else None,
+                before,
+                after,
+                flow,
+                flow,
+                x.new_empty(b, 1, h, w),
+            )
         with torch.no_grad():
             result = flow_interpolate(before.float(), after.float(), self.flow)
-        prior = result.frame.to(x.dtype)  # (B, C, H, W)
-        if not self.warped_inputs:
-            return prior, None
-        with torch.no_grad():  # the flows the baseline warped with
+            # The flows from the target time the baseline warped with (its per-pixel choice).
             flow_t0, flow_t1 = intermediate_flows(
                 before.float(),
                 after.float(),
@@ -72,10 +96,12 @@ class Prior(nn.Module):
                 self.flow.t,
                 self.flow.intermediate,
             )
-        warped = torch.cat(
-            [backward_warp(before, flow_t0.to(x.dtype)), backward_warp(after, flow_t1.to(x.dtype))], 1
-        )
-        return prior, warped  # (B, C, H, W), (B, 2C, H, W)
+        flow_t0, flow_t1 = flow_t0.to(x.dtype), flow_t1.to(x.dtype)  # (B, 2, H, W) each
+        warped = None
+        if self.warped_inputs:
+            warped = torch.cat([backward_warp(before, flow_t0), backward_warp(after, flow_t1)], 1)
+        prior = result.frame.to(x.dtype)  # (B, C, H, W)
+        return FlowMotion(prior, warped, before, after, flow_t0, flow_t1, result.weight_0.to(x.dtype))
 
 
 def resolve_prior(options: Any, *, num_frames: int, out_channels: int) -> tuple[Prior | None, list[str]]:
