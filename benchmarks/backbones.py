@@ -33,18 +33,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
+from bench import command_line, load_line, machine, synchronize, timed, write_report
+from memtrack import peak_memory_mb
 from torch import nn
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -267,50 +264,6 @@ def build_entries(
 # ----------------------------------------------------------------------------------------------
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def peak_memory_mb(fn: Callable[[], Any], device: torch.device) -> float:
-    """Peak of the tensor memory allocated while ``fn`` runs, above what was held before it, in MiB.
-
-    CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``, minus the memory
-    allocated before. CPU: PyTorch's CPU allocator reports each allocation and free to the profiler
-    when ``profile_memory=True``, with a running total of the bytes allocated while profiling; the
-    peak of that total over the call (taken from the trace's ``[memory]`` events) is the same
-    quantity. It counts tensors (activations kept for backward, gradients, temporaries, compiled
-    kernels' buffers), not memory that oneDNN or the C++ runtime allocate on their own, nor
-    allocator caching, so it is a lower bound of the process's RSS growth, not RSS. Memory allocated
-    before the call and freed during it is not subtracted (the grads are freed before the call).
-    """
-    if device.type == "cuda":
-        synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        fn()
-        synchronize(device)
-        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace.json"
-        prof.export_chrome_trace(str(trace))
-        events = json.loads(trace.read_text())["traceEvents"]
-    memory = sorted(
-        (e for e in events if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0),
-        key=lambda e: e["ts"],
-    )
-    if not memory:
-        return 0.0
-    # The total counts allocations made while any profiler session was on; start from its value
-    # just before the first event of this call.
-    start = memory[0]["args"]["Total Allocated"] - memory[0]["args"]["Bytes"]
-    return max(e["args"]["Total Allocated"] - start for e in memory) / 2**20
-
-
 def count_gflop(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> float:
     """GFLOP of one forward + backward (convolutions, matmuls, attention) by torch's FLOP counter.
 
@@ -341,12 +294,9 @@ def measure(entries: list[Entry], x: torch.Tensor, t: torch.Tensor, warmup: int,
         synchronize(device)
     for r in range(repeats):
         for entry in entries:
-            synchronize(device)
-            wall, cpu = time.perf_counter(), time.process_time()
-            train_iteration(entry.model, x, t)
-            synchronize(device)
-            entry.times.append(time.perf_counter() - wall)
-            entry.cpu_times.append(time.process_time() - cpu)
+            wall, cpu = timed(lambda e=entry: train_iteration(e.model, x, t), device)
+            entry.times.append(wall)
+            entry.cpu_times.append(cpu)
         print(
             f"  round {r + 1}/{repeats}: "
             + ", ".join(f"{e.backbone}/{e.impl.split()[0]} {e.times[-1] * 1e3:.0f} ms" for e in entries),
@@ -362,39 +312,6 @@ def measure(entries: list[Entry], x: torch.Tensor, t: torch.Tensor, warmup: int,
 # ----------------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------------
-
-
-def machine(device: torch.device, threads: int) -> list[str]:
-    """Lines that say where the figures come from."""
-    import diffusers
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu}, {os.cpu_count()} cores"
-    return [
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; torch {torch.__version__}, diffusers "
-        f"{diffusers.__version__}",
-        f"- device: {device.type} ({where}); torch threads: {threads}",
-    ]
-
-
-def command_line(script: str, argv: list[str] | None) -> str:
-    """How this run was started, for the results file."""
-    return " ".join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
-
-
-def load_line(before: tuple[float, ...], after: tuple[float, ...]) -> str:
-    fmt = "/".join(f"{v:.1f}" for v in before), "/".join(f"{v:.1f}" for v in after)
-    return (
-        f"- load average (1/5/15 min) before: {fmt[0]}, after: {fmt[1]} on {os.cpu_count()} cores "
-        "(a load above the core count means other processes shared the CPUs; read times as relative)"
-    )
 
 
 def table(entries: list[Entry], device: torch.device) -> list[str]:
@@ -498,11 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += ["", "How the pairs differ:", ""]
     lines += [f"- `{name}`: {PAIR_NOTES[name]}" for name in names]
-    text = "\n".join(lines) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out}", file=sys.stderr)
+    write_report(out, "\n".join(lines))
     return 0
 
 

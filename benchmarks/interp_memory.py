@@ -1,11 +1,12 @@
-"""The patch interpolator at full frame: peak memory, FLOPs and frames/s, and the memory model that bounds them.
+"""The patch interpolator at full frame: peak memory, FLOPs and frames/s, and the memory model.
 
     .venv/bin/python benchmarks/interp_memory.py
 
 The notes' GPU setting (recipes/interp_n5_gpu.toml: size L = d_model 512, depth 8, 8 heads;
 src_field 16 -> tgt_field 8, pixel tokens, 4 context frames in, bf16) at 448x256, batch 1 and 8,
 training (forward + backward) and inference, with ``window_chunk`` and activation checkpointing
-(``train.grad_checkpointing``, which recomputes each chunk of windows in backward).
+(``train.grad_checkpointing``, which recomputes each chunk of windows in backward); and the
+geometry the notes ran out of memory with (src_field 24 -> tgt_field 16, batch 1).
 
 How it is measured, on a CPU-only machine:
 
@@ -18,30 +19,32 @@ How it is measured, on a CPU-only machine:
 - Speed: real CPU runs on a crop of a few windows; the work is per window (every window is an
   independent sequence), so frames/s at full frame = windows/s / windows per frame.
 
-The memory model (tokens G^2 = (src_field / token_patch)^2 per window, N = B x windows per
-frame, width D, layers L, s bytes per element):
+The memory model (G^2 = (src_field / token_patch)^2 tokens per window, N = batch x windows per
+frame, width D, layers L; W the weights' bytes, e the bytes of one window's input and output):
 
-    training, no checkpointing:  M ~ weights + a * N * G^2 * D * L * s
-    training, chunk c + ckpt:    M ~ weights + N * (window in + block out) + a * c * G^2 * D * L * s
-    inference, chunk c:          M ~ weights + N * (window in + block out) + k * c * G^2 * D * s
+    training, all windows at once:   M = 2 W + a * N * G^2 * D * L          (weights + grads)
+    training, chunk c + checkpoint:  M = 2 W + e * N + a * c * G^2 * D * L
+    inference, all windows:          M = W + k * N * G^2 * D
+    inference, chunk c:              M = W + e * N + k * c * G^2 * D
 
-``a`` (activations saved per token, layer and channel) and ``k`` (the widest live set of one
-layer) are read off the full-size measurement and checked for constancy across batch and depth.
+``a`` (bytes kept for backward per token, channel and layer) and ``k`` (bytes of the widest live
+set of one layer per token and channel) are fitted per precision on one measurement each
+(src 16 -> 8, batch 1, all windows); every other row is then a prediction, set beside its
+measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import statistics
+import itertools
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from backbones import command_line, load_line  # a sibling script
+from bench import Session, command_line, header, machine, median_spread, row, write_report
 from memtrack import PeakMemory
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.utils.flop_counter import FlopCounterMode
@@ -99,10 +102,11 @@ def windows_per_frame(model: Any, h: int, w: int) -> int:
 
 
 def timed(
-    model: torch.nn.Module, h: int, w: int, train: bool, precision: str, rounds: int
+    model: torch.nn.Module, h: int, w: int, train: bool, precision: str, rounds: int, ckpt: bool = False
 ) -> tuple[float, float, float]:
     """CPU seconds per window of a real step on an (h, w) crop: median, min, max over rounds."""
     model.train(train)
+    model.grad_checkpointing = ckpt
     x, t = torch.rand(1, IN_CHANNELS, h, w), torch.zeros(1)
     step(model, x, t, train, precision)  # warm-up
     per_window = []
@@ -111,7 +115,17 @@ def timed(
         start = time.process_time()
         step(model, x, t, train, precision)
         per_window.append((time.process_time() - start) / windows_per_frame(model, h, w))
-    return statistics.median(per_window), min(per_window), max(per_window)
+    model.grad_checkpointing = False
+    return median_spread(per_window)
+
+
+GEOMETRIES = {"16->8": {}, "24->16": {"src_field": 24, "tgt_field": 16}}  # the notes' OOM: 24 -> 16
+
+
+def row_name(train: bool, ckpt: bool, chunked: bool, chunk: int) -> str:
+    if not chunked:
+        return "all windows at once"
+    return f"window_chunk {chunk}" + (" + checkpointing" if ckpt else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,15 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "interp_memory.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    session = Session()
     torch.manual_seed(0)
-
-    plain, chunked = build(), build(window_chunk=args.chunk)
-    chunked.load_state_dict(plain.state_dict())
-    depth, width, _ = plain.blocks.__len__(), plain.norm.normalized_shape[0], None
-    tokens = plain.grid**2
-    per_frame = windows_per_frame(plain, HEIGHT, WIDTH)
-    weights_mb = sum(p.numel() * 4 for p in plain.parameters()) / 2**20
 
     # 1. the tracker under fake tensors measures what a real run allocates (a small crop, size S)
     small = build(size="S")
@@ -141,96 +148,156 @@ def main(argv: list[str] | None = None) -> int:
         for fake in (False, True)
     }
 
-    # 2. full frame: every combination, measured under fake tensors
-    rows, fits = [], {}
-    for train in (True, False):
-        for precision in ("fp32", "bf16"):
-            for batch in (1, 8):
-                variants = [
-                    ("all windows at once", plain, False),
-                    (f"window_chunk {args.chunk}", chunked, False),
-                ]
-                if train:
-                    variants.append((f"window_chunk {args.chunk} + checkpointing", chunked, True))
-                for name, model, ckpt in variants:
-                    model.grad_checkpointing = ckpt
-                    peak = measure(model, batch, HEIGHT, WIDTH, train, precision, fake=True)
-                    model.grad_checkpointing = False
-                    n = batch * per_frame
-                    live = args.chunk if (ckpt or (not train and model is chunked)) else n
-                    unit = live * tokens * width * (depth if train else 1) * (4 if precision == "fp32" else 2)
-                    coeff = (peak - weights_mb) * 2**20 / unit
-                    fits[train, precision, batch, name] = coeff
-                    rows.append((("training" if train else "inference"), precision, batch, name, peak, coeff))
+    # 2. full frame, measured under fake tensors
+    measured: list[dict[str, Any]] = []
+    models: dict[str, dict[str, Any]] = {}
+    for geometry, extra in GEOMETRIES.items():
+        plain = build(**extra)
+        chunked = build(**extra, window_chunk=args.chunk)
+        models[geometry] = {
+            "tokens": plain.grid**2,
+            "per_frame": windows_per_frame(plain, HEIGHT, WIDTH),
+            "window_bytes": (IN_CHANNELS * plain.src_field**2 + OUT_CHANNELS * plain.tgt_field**2) * 4,
+            "weights": sum(p.numel() * 4 for p in plain.parameters()),
+        }
+        batches = (1, 8) if geometry == "16->8" else (1,)
+        for train, precision, batch in itertools.product((True, False), ("fp32", "bf16"), batches):
+            variants = [(plain, False), (chunked, False)] + ([(chunked, True)] if train else [])
+            for model, ckpt in variants:
+                model.grad_checkpointing = ckpt
+                peak = measure(model, batch, HEIGHT, WIDTH, train, precision, fake=True) * 2**20
+                model.grad_checkpointing = False
+                measured.append(
+                    {"geometry": geometry, "train": train, "precision": precision, "batch": batch,
+                     "chunked": model is chunked, "ckpt": ckpt, "depth": DEPTH, "peak": peak}
+                )  # fmt: skip
+    half = build(depth=DEPTH // 2)  # memory must be linear in layers
+    for precision in ("fp32", "bf16"):
+        peak = measure(half, 1, HEIGHT, WIDTH, True, precision, fake=True) * 2**20
+        measured.append(
+            {"geometry": "16->8", "train": True, "precision": precision, "batch": 1, "chunked": False,
+             "ckpt": False, "depth": DEPTH // 2, "peak": peak}
+        )  # fmt: skip
 
-    # 3. a model with half the layers: the coefficient must not move (memory is linear in layers)
-    half = build(depth=depth // 2)
-    peak_half = measure(half, 1, HEIGHT, WIDTH, True, "fp32", fake=True)
-    weights_half = sum(p.numel() * 4 for p in half.parameters()) / 2**20
-    coeff_half = (peak_half - weights_half) * 2**20 / (per_frame * tokens * width * (depth // 2) * 4)
+    # 3. the model: fit a and k per precision on (16->8, batch 1, all windows, full depth); predict the rest
+    def unit(m: dict[str, Any], geometry: str, live: int) -> float:
+        return live * models[geometry]["tokens"] * WIDTH_D * (m["depth"] if m["train"] else 1)
 
-    # 4. FLOPs and CPU speed (real), per window
+    def fixed(m: dict[str, Any], geometry: str) -> float:
+        g = models[geometry]
+        weights = g["weights"] * (m["depth"] / DEPTH if m["depth"] != DEPTH else 1)
+        n = m["batch"] * g["per_frame"]
+        return (2 if m["train"] else 1) * weights + (g["window_bytes"] * n if m["chunked"] else 0)
+
+    def live(m: dict[str, Any]) -> int:
+        n = m["batch"] * models[m["geometry"]]["per_frame"]
+        chunk_bounds = m["chunked"] and (m["ckpt"] or not m["train"])
+        return min(args.chunk, n) if chunk_bounds else n
+
+    coeff = {}
+    for m in measured:
+        if m["geometry"] == "16->8" and m["batch"] == 1 and not m["chunked"] and m["depth"] == DEPTH:
+            coeff[m["train"], m["precision"]] = (m["peak"] - fixed(m, "16->8")) / unit(m, "16->8", live(m))
+    for m in measured:
+        m["predicted"] = fixed(m, m["geometry"]) + coeff[m["train"], m["precision"]] * unit(
+            m, m["geometry"], live(m)
+        )
+
+    # 4. FLOPs and CPU speed (real), per window, geometry 16 -> 8
+    plain = build()
     flops = {train: flops_per_frame(plain, train) for train in (True, False)}
     speed = {
-        (train, p): timed(plain, args.crop, args.crop, train, p, args.rounds)
-        for train in (True, False)
-        for p in ("fp32", "bf16")
-    }
-    load_after = os.getloadavg()
+        (train, p, ckpt): timed(plain, args.crop, args.crop, train, p, args.rounds, ckpt)
+        for train, p, ckpt in ((True, "fp32", False), (True, "fp32", True), (True, "bf16", False),
+                               (False, "fp32", False), (False, "bf16", False))
+    }  # fmt: skip
+    per_frame = models["16->8"]["per_frame"]
+    write_report(
+        args.out, "\n".join(report(args, argv, session, check, measured, models, coeff, flops, speed))
+    )
+    del per_frame
+    return 0
 
-    a = fits[True, "fp32", 1, "all windows at once"]
+
+WIDTH_D, DEPTH = 512, 8  # size L
+
+
+def report(
+    args: argparse.Namespace, argv: list[str] | None, session: Session, check: dict, measured: list[dict],
+    models: dict, coeff: dict, flops: dict, speed: dict,
+) -> list[str]:  # fmt: skip
+    per_frame = models["16->8"]["per_frame"]
+    weights = models["16->8"]["weights"]
     lines = [
         "# The patch interpolator at full frame (448x256): memory, FLOPs, speed",
         "",
         f"Command: `{command_line('interp_memory.py', argv)}`",
         "",
-        f"- model: patch_interpolator size L (d_model {width}, depth {depth}, 8 heads), src_field 16 -> tgt_field 8, "
-        f"pixel tokens (G^2 = {tokens} tokens per window), {IN_CHANNELS} channels in (4 frames), "
-        f"{sum(p.numel() for p in plain.parameters()) / 1e6:.1f}M parameters ({weights_mb:.0f} MiB fp32)",
-        f"- {per_frame} windows per 448x256 frame; batch 8 = {8 * per_frame} windows",
-        "- peak memory: every tensor alive during one step (weights included; gradients of the step included, "
-        "optimizer state not), measured with benchmarks/memtrack.py under FakeTensorMode on a CPU-only machine "
-        "(shapes and dtypes exact, nothing computed). No GPU was available: the figures are tensor payloads, "
-        "CUDA's caching allocator adds its rounding and cuDNN/SDPA workspaces on top",
+        *machine(torch.device("cpu"), args.threads),
+        *session.lines(),
+        f"- model: patch_interpolator size L (d_model {WIDTH_D}, depth {DEPTH}, 8 heads), pixel tokens, "
+        f"{IN_CHANNELS} channels in (4 frames), {weights / 4 / 1e6:.1f}M parameters "
+        f"({weights / 2**20:.0f} MiB fp32); geometry src_field -> tgt_field 16 -> 8 (the GPU recipe: "
+        f"{models['16->8']['tokens']} tokens per window, {per_frame} windows per frame, batch 8 = "
+        f"{8 * per_frame}) and 24 -> 16 (the notes' out-of-memory setting: {models['24->16']['tokens']} "
+        f"tokens, {models['24->16']['per_frame']} windows per frame)",
+        "- peak memory: every tensor alive during one step (weights included; the gradients of the step "
+        "included; optimizer state not), counted by benchmarks/memtrack.py under FakeTensorMode on a "
+        "CPU-only machine (shapes and dtypes exact, nothing computed). No GPU was available: the figures "
+        "are tensor payloads; CUDA's caching allocator adds its rounding and cuDNN/SDPA workspaces on top",
         f"- check, fake vs real on a 24x24 crop (size S, batch 2): training {check[True, True]:.1f} vs "
         f"{check[True, False]:.1f} MiB, inference {check[False, True]:.1f} vs {check[False, False]:.1f} MiB",
-        load_line(load_before, load_after),
         "",
-        "| step | precision | batch | windows | peak memory | coefficient |",
-        "|---|---|---|---|---|---|",
-    ]
-    for mode, precision, batch, name, peak, coeff in rows:
-        lines.append(f"| {mode} | {precision} | {batch} | {name} | {peak / 1024:.2f} GiB | {coeff:.2f} |")
+        "## Memory model",
+        "",
+        "G^2 tokens per window, N = batch x windows per frame, width D, layers L, W = weights' bytes, "
+        "e = bytes of one window's input and output block, c = window_chunk:",
+        "",
+        "    training, all windows:           M = 2 W + a * N * G^2 * D * L",
+        "    training, chunk c + checkpoint:  M = 2 W + e * N + a * min(c, N) * G^2 * D * L",
+        "    inference, all windows:          M = W + k * N * G^2 * D",
+        "    inference, chunk c:              M = W + e * N + k * min(c, N) * G^2 * D",
+        "",
+        "Fitted on one row each (16 -> 8, batch 1, all windows, depth 8): "
+        + ", ".join(
+            f"{'a' if train else 'k'} = {value:.1f} bytes ({precision})"
+            for (train, precision), value in sorted(coeff.items(), key=lambda kv: (not kv[0][0], kv[0][1]))
+        )
+        + " per token, channel (and layer). Every other row below is predicted from them.",
+        "",
+        *header("geometry", "step", "precision", "batch", "depth", "windows", "measured peak", "predicted",
+                "measured / predicted"),
+    ]  # fmt: skip
+    for m in measured:
+        name = row_name(m["train"], m["ckpt"], m["chunked"], args.chunk)
+        lines.append(
+            row(m["geometry"], "training" if m["train"] else "inference", m["precision"], m["batch"],
+                m["depth"], name, f"{m['peak'] / 2**30:.2f} GiB", f"{m['predicted'] / 2**30:.2f} GiB",
+                f"{m['peak'] / m['predicted']:.3f}")
+        )  # fmt: skip
     lines += [
-        "",
-        "Coefficient: (peak - weights) / (live windows x tokens x width x layers x bytes per element), the layers "
-        "factor for training only; live windows = all N windows without checkpointing in training, the chunk "
-        "with checkpointing or in chunked inference. For training without checkpointing it is `a` of the model, "
-        f"the activations saved per token, channel and layer: {a:.1f} (fp32, batch 1); with half the layers "
-        f"(depth {depth // 2}) it is {coeff_half:.1f}, and batch 8 gives {fits[True, 'fp32', 8, 'all windows at once']:.1f}: "
-        "memory is linear in tokens x windows x width x layers, as the model says.",
         "",
         "## Speed (CPU, real compute)",
         "",
-        f"FLOPs per 448x256 frame: training {flops[True] / 1e12:.1f} TFLOP, inference {flops[False] / 1e12:.1f} TFLOP "
-        f"({flops[False] / per_frame / 1e9:.2f} GFLOP per window). CPU time per window on a {args.crop}x{args.crop} "
-        f"crop ({windows_per_frame(plain, args.crop, args.crop)} windows, one thread), median (min-max) over {args.rounds} rounds:",
+        f"FLOPs per 448x256 frame (16 -> 8): training {flops[True] / 1e12:.1f} TFLOP, inference "
+        f"{flops[False] / 1e12:.1f} TFLOP ({flops[False] / per_frame / 1e9:.2f} GFLOP per window). "
+        f"CPU time per window on a {args.crop}x{args.crop} crop "
+        f"({windows_per_frame(build(), args.crop, args.crop)} windows, one thread), median (min-max) over "
+        f"{args.rounds} rounds; frames/s = 1 / (time per window x {per_frame} windows). Every window is an "
+        "independent sequence, so the per-window time does not depend on the batch: batch 8 runs at the same "
+        "frames/s on one core (8x the time per step).",
         "",
-        "| step | precision | CPU ms per window | frames/s at 448x256, batch 1 (one core) | GFLOP/s |",
-        "|---|---|---|---|---|",
+        *header("step", "precision", "CPU ms per window", "frames/s at 448x256 (one core)", "GFLOP/s"),
     ]
-    for (train, precision), (med, lo, hi) in speed.items():
+    for (train, precision, ckpt), (med, lo, hi) in speed.items():
         fl = flops[train] / per_frame
+        step = ("training" if train else "inference") + (" + checkpointing" if ckpt else "")
         lines.append(
-            f"| {'training' if train else 'inference'} | {precision} | {med * 1e3:.0f} ({lo * 1e3:.0f}-{hi * 1e3:.0f}) | "
-            f"{1 / (med * per_frame):.4f} | {fl / med / 1e9:.1f} |"
-        )
+            row(step, precision, f"{med * 1e3:.0f} ({lo * 1e3:.0f}-{hi * 1e3:.0f})",
+                f"{1 / (med * per_frame):.5f}", f"{fl / med / 1e9:.1f}")
+        )  # fmt: skip
     lines.append("")
-    text = "\n".join(lines)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

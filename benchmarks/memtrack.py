@@ -6,14 +6,21 @@ sees every tensor an op creates while it is active (forward, backward, optimizer
 adds the bytes of each new storage and subtracts them when the storage is freed; tensors that
 exist before (weights, optimizer state) are passed as ``external`` and counted as a base.
 Under ``FakeTensorMode`` it measures a step without running it (shapes only): the peak of a
-full-frame step that would not fit in this machine's memory. The figure is the allocator-independent payload (CUDA's caching allocator rounds up, so the
-CUDA figure is a little higher); it is exact for what it counts.
+full-frame step that would not fit in this machine's memory. The figure is the
+allocator-independent payload (CUDA's caching allocator rounds up, so the CUDA figure is a little
+higher); it is exact for what it counts.
+
+``peak_memory_mb`` is the other CPU method (benchmarks/backbones.py, train_step.py): the CPU
+allocator's own running total as torch.profiler reports it; it needs a real run.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -70,6 +77,16 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [v for s in optimizer.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
 
 
+def cuda_peak_mb(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
+    """(peak MiB allocated while ``fn()`` runs, MiB allocated before it), CUDA's allocator counters."""
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2**20, before / 2**20
+
+
 def measure_peak_mb(
     fn: Any, device: torch.device, external: Iterable[torch.Tensor] = ()
 ) -> tuple[float, float]:
@@ -79,14 +96,44 @@ def measure_peak_mb(
     where nothing else knows them; on CUDA the allocator already counts them.
     """
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        fn()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) / 2**20, before / 2**20
+        return cuda_peak_mb(fn, device)
     tracker = PeakMemory(list(external))
     before = tracker.current
     with tracker:
         fn()
     return tracker.peak_mb, before / 2**20
+
+
+def peak_memory_mb(fn: Callable[[], Any], device: torch.device) -> float:
+    """Peak of the tensor memory allocated while ``fn`` runs, above what was held before it, in MiB.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``, minus the memory
+    allocated before. CPU: PyTorch's CPU allocator reports each allocation and free to the profiler
+    when ``profile_memory=True``, with a running total of the bytes allocated while profiling; the
+    peak of that total over the call (taken from the trace's ``[memory]`` events) is the same
+    quantity. It counts tensors (activations kept for backward, gradients, temporaries, compiled
+    kernels' buffers), not memory that oneDNN or the C++ runtime allocate on their own, nor
+    allocator caching, so it is a lower bound of the process's RSS growth, not RSS. Memory allocated
+    before the call and freed during it is not subtracted (the grads are freed before the call).
+    """
+    if device.type == "cuda":
+        peak, before = cuda_peak_mb(fn, device)
+        return peak - before
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.json"
+        prof.export_chrome_trace(str(trace))
+        events = json.loads(trace.read_text())["traceEvents"]
+    memory = sorted(
+        (e for e in events if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0),
+        key=lambda e: e["ts"],
+    )
+    if not memory:
+        return 0.0
+    # The total counts allocations made while any profiler session was on; start from its value
+    # just before the first event of this call.
+    start = memory[0]["args"]["Total Allocated"] - memory[0]["args"]["Bytes"]
+    return max(e["args"]["Total Allocated"] - start for e in memory) / 2**20

@@ -1,23 +1,24 @@
-"""Sampling quality per model evaluation: which sampler reaches DDIM-50's quality with the fewest steps.
+"""Sampling quality per model evaluation: which sampler reaches DDIM-50's quality in the fewest steps.
 
     dvcore run recipes/digits_ddpm.toml --run-dir /tmp/digits      # a trained digits model
     .venv/bin/python benchmarks/sampler_quality.py /tmp/digits
 
 Quality is a Fréchet distance (FD, Heusel et al. 2017, eq. 6) between generated and real
-digits in the feature space of a small CNN classifier trained here, from scikit-learn's digits
-(the run's train split and image size, seed 0): its 64-d penultimate layer. The real
-statistics are those of the train split. Every sampler draws the same ``--num`` images from
-the same noise (one CPU generator per image, seeded by (seed, i)), for each ``--seeds``
-noise set; the model evaluations (NFE) are counted by wrapping the model, not assumed. The
-samplers run with their shipped default options (``dvcore plugins``).
+digits in the feature space of a small CNN classifier trained here on the run's train split
+(scikit-learn's digits at the run's image size, seed 0): its 64-d penultimate layer. The real
+reference is the held-out eval split (the digits the diffusion model never saw); FD against
+the train split is reported too. The floor: ``--num`` real train digits scored the same way.
+Every sampler draws the same ``--num`` images from the same noise (one CPU generator per image,
+seeded by (seed, i)), for each of ``--seeds`` noise sets; the model evaluations (NFE) are
+counted by wrapping the model, not assumed. The samplers run with their shipped default
+options (``dvcore plugins``).
 
-Written: benchmarks/results/sampler_quality.md (table, answer) and sampler_quality.png.
+Written: benchmarks/results/sampler_quality.md (tables, answer) and sampler_quality.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from backbones import command_line, load_line  # a sibling script
+from bench import Session, command_line, header, machine, row, write_report  # a sibling module
 from scipy import linalg
 from torch import nn
 
@@ -111,6 +112,24 @@ class Counted(nn.Module):
         return self.model(x, t)
 
 
+def sample_features(
+    run: Any, model: Counted, classifier: DigitFeatures, sampler: Any, steps: int, seed: int, args: Any
+) -> tuple[torch.Tensor, int, float]:
+    """Features of ``args.num`` samples from noise set ``seed``; NFE per image; CPU seconds."""
+    images, model.calls, started = [], 0, time.process_time()
+    for start in range(0, args.num, args.batch):
+        gens = [
+            torch.Generator().manual_seed(seed * 10**6 + i)
+            for i in range(start, min(start + args.batch, args.num))
+        ]
+        with torch.no_grad():
+            out = run.task.sample(model, len(gens), generator=gens, sampler=sampler, num_steps=steps)
+        images.append(out.images)
+    cpu = time.process_time() - started
+    with torch.no_grad():
+        return classifier.features(torch.cat(images)), model.calls // len(images), cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path)
@@ -123,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "sampler_quality.md")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    session = Session()
     registry = default_registry()
     run = load_run(args.run_dir, registry)
     data = registry.get("dataset", run.recipe.data.name)  # a loaded run offers no train split: build both
@@ -133,88 +152,100 @@ def main(argv: list[str] | None = None) -> int:
     size = run.task.image_shape[-1]
     classifier, accuracy = train_classifier(splits["train"], splits["eval"], size)
     with torch.no_grad():
-        real = statistics_of(classifier.features(splits["train"].images))
-        floor = frechet_distance(statistics_of(classifier.features(splits["eval"].images)), real)
+        train_features = classifier.features(splits["train"].images)
+        refs = {
+            "held-out": statistics_of(classifier.features(splits["eval"].images)),
+            "train": statistics_of(train_features),
+        }
+    # args.num real train digits against the held-out split: what a perfect model would score
+    g = torch.Generator().manual_seed(0)
+    subsets = [torch.randperm(len(train_features), generator=g)[: args.num] for _ in range(args.seeds)]
+    floor = [frechet_distance(statistics_of(train_features[i]), refs["held-out"]) for i in subsets]
 
     model = Counted(run.model)
-    fd: dict[tuple[str, int], list[float]] = {}
+    fd: dict[str, dict[tuple[str, int], list[float]]] = {ref: {} for ref in refs}
     nfe: dict[tuple[str, int], int] = {}
-    started = time.perf_counter()
+    cpu: dict[tuple[str, int], float] = {}
     for name in args.samplers:
         sampler = registry.get("sampler", name).build()
         for steps in args.steps:
             reference = name == "ddim" and steps == 50
             for seed in range(max(args.seeds, 2) if reference else args.seeds):  # DDIM-50's own spread
-                images, model.calls = [], 0
-                for start in range(0, args.num, args.batch):
-                    gens = [
-                        torch.Generator().manual_seed(seed * 10**6 + i)
-                        for i in range(start, min(start + args.batch, args.num))
-                    ]
-                    with torch.no_grad():
-                        images.append(
-                            run.task.sample(
-                                model, len(gens), generator=gens, sampler=sampler, num_steps=steps
-                            ).images
-                        )
-                nfe[name, steps] = model.calls // len(images)
-                with torch.no_grad():
-                    feats = classifier.features(torch.cat(images))
-                fd.setdefault((name, steps), []).append(frechet_distance(statistics_of(feats), real))
+                feats, nfe[name, steps], seconds = sample_features(
+                    run, model, classifier, sampler, steps, seed, args
+                )
+                cpu[name, steps] = cpu.get((name, steps), 0.0) + seconds
+                for ref, stats in refs.items():
+                    fd[ref].setdefault((name, steps), []).append(
+                        frechet_distance(statistics_of(feats), stats)
+                    )
             print(
-                f"{name} {steps} steps: NFE {nfe[name, steps]}, FD {fd[name, steps]}",
+                f"{name} {steps} steps: NFE {nfe[name, steps]}, FD {fd['held-out'][name, steps]}",
                 file=sys.stderr,
                 flush=True,
             )
 
-    # The answer: fewest evaluations with a mean FD within DDIM-50's range over noise sets.
-    target = max(fd.get(("ddim", 50), [float("nan")]))
-    reached = sorted((nfe[k], statistics.mean(v), k) for k, v in fd.items() if statistics.mean(v) <= target)
+    answers = {ref: answer(fd[ref], nfe) for ref in refs}
+    rd = run.task.diffusion
     lines = [
         "# Sampling quality per model evaluation (digits)",
         "",
         f"Command: `{command_line('sampler_quality.py', argv)}`",
         "",
+        *machine(torch.device("cpu"), args.threads),
+        *session.lines(),
         f"- run: {args.run_dir} (recipe {run.recipe.experiment}, step {run.step}, {run.weights} weights, "
-        f"{size}x{size}, prediction {run.task.diffusion.prediction_type}, schedule {run.task.diffusion.schedule.name})",
-        f"- feature network: a 2-conv CNN trained here on the {len(splits['train'])} train digits (seed 0), "
-        f"eval-split accuracy {accuracy:.1%}; FD in its 64-d penultimate features against the train split",
-        f"- {args.num} images per cell, {args.seeds} noise set(s) (the same noise for every sampler; DDIM-50 "
+        f"{size}x{size}, prediction {rd.prediction_type}, schedule {rd.schedule.name})",
+        f"- feature network: a 2-conv CNN trained here on the {len(splits['train'])} train digits "
+        f"(seed 0), held-out accuracy {accuracy:.1%}; FD in its 64-d penultimate features",
+        f"- {args.num} images per cell, {args.seeds} noise sets (the same noise for every sampler; DDIM-50 "
         "on at least 2, which gives the target's spread); FD: mean (min-max over noise sets); samplers with "
-        "their default options",
-        f"- floor: the real eval digits ({len(splits['eval'])} images) score FD {floor:.2f} against the train split "
-        "(a smaller set: its FD is biased upwards compared with the generated sets)",
-        load_line(load_before, os.getloadavg()),
-        f"- sampling took {time.perf_counter() - started:.0f} s in all",
+        "their default options; NFE counted by wrapping the model",
+        f"- floor: {args.num} real train digits score FD {statistics.mean(floor):.2f} "
+        f"({min(floor):.2f}-{max(floor):.2f}) against the {len(splits['eval'])} held-out digits",
         "",
-        "| sampler | " + " | ".join(f"{s} steps (NFE, FD)" for s in args.steps) + " |",
-        "|---|" + "---|" * len(args.steps),
     ]
+    for ref in refs:
+        count = len(splits["eval" if ref == "held-out" else "train"])
+        lines += [f"## FD against the {ref} digits ({count} images)", "", *table(fd[ref], nfe, args), ""]
+        lines += [answers[ref], ""]
+    lines += [
+        "CPU seconds per cell (all noise sets): "
+        + "; ".join(f"{n} {s}: {cpu[n, s]:.0f}" for n in args.samplers for s in args.steps),
+        "",
+    ]
+    plot(fd["held-out"], nfe, args, target(fd["held-out"]), args.out.with_suffix(".png"))
+    write_report(args.out, "\n".join(lines))
+    return 0
+
+
+def target(fd: dict[tuple[str, int], list[float]]) -> float:
+    """DDIM-50's quality: the worse of its noise sets' FD."""
+    return max(fd.get(("ddim", 50), [float("nan")]))
+
+
+def answer(fd: dict[tuple[str, int], list[float]], nfe: dict[tuple[str, int], int]) -> str:
+    """The fewest model evaluations whose mean FD is within DDIM-50's range over noise sets."""
+    goal = target(fd)
+    reached = sorted((nfe[k], statistics.mean(v), k) for k, v in fd.items() if statistics.mean(v) <= goal)
+    if not reached:
+        return "No cell reaches DDIM-50's FD."
+    n, value, (name, steps) = reached[0]
+    return (
+        f"**Answer:** {name} with {steps} steps ({n} model evaluations, FD {value:.2f}) reaches DDIM-50's "
+        f"quality (FD at most {goal:.2f}, the worse of its noise sets) with the fewest evaluations."
+    )
+
+
+def table(fd: dict, nfe: dict, args: argparse.Namespace) -> list[str]:
+    lines = header("sampler", *(f"{s} steps (NFE, FD)" for s in args.steps))
     for name in args.samplers:
         cells = []
         for steps in args.steps:
             v = fd[name, steps]
             cells.append(f"{nfe[name, steps]}, {statistics.mean(v):.2f} ({min(v):.2f}-{max(v):.2f})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-    if reached:
-        n, value, (name, steps) = reached[0]
-        lines.append(
-            f"**Answer:** {name} with {steps} steps ({n} model evaluations, FD {value:.2f}) reaches DDIM-50's "
-            f"quality (FD at most {target:.2f}, the worse of its noise sets) with the fewest evaluations."
-        )
-    lines.append("")
-    plot(
-        fd,
-        nfe,
-        args,
-        target,
-        RESULTS / "sampler_quality.png" if args.out.parent == RESULTS else args.out.with_suffix(".png"),
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
-    return 0
+        lines.append(row(name, *cells))
+    return lines
 
 
 def plot(fd: dict, nfe: dict, args: argparse.Namespace, target: float, path: Path) -> None:

@@ -43,14 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from backbones import (
-    THREADS_NOTE,
-    command_line,
-    load_line,
-    machine,
-    peak_memory_mb,
-    synchronize,
-)  # a sibling script
+from backbones import FULL_CONFIGS, THREADS_NOTE  # a sibling script
+from bench import command_line, load_line, machine, timed, write_report
+from memtrack import peak_memory_mb
 
 from dvcore.errors import RecipeError
 from dvcore.plugins import load as load_plugins
@@ -105,15 +100,9 @@ name = "none"
 
 # --full: the UNet of docs/lab_notes.md §G9, channels [64 .. 1024], attention at 1/8 and 1/16;
 # it replaces the base recipe's [model] table (the explicit schema excludes the compact fields).
-FULL_MODEL = {
+FULL_MODEL = {  # backbones.py's --full unet (its attention head width left at the recipe's default)
     "name": "unet",
-    "channels": [64, 128, 256, 512, 1024],
-    "down_attn": [False, False, False, True],
-    "down_channel_indices": [[0, 0], [0, 1], [1, 2], [2, 3]],
-    "mid_attn": [False, True, False],
-    "mid_channel_indices": [[3, 4], [4, 4], [4, 3]],
-    "up_attn": [True, False, False],
-    "up_channel_indices": [[3, 2], [2, 1], [1, 0]],
+    **{k: v for k, v in FULL_CONFIGS["unet"][0].items() if k != "attn_head_dim"},
 }
 FULL_BATCH = 32
 
@@ -175,11 +164,7 @@ class Variant:
     def train(self, steps: int) -> tuple[float, float]:
         """Train ``steps`` more optimizer steps; return the wall and the process CPU seconds."""
         self.trainer.max_steps = self.trainer.step + steps
-        synchronize(self.trainer.device)
-        wall, cpu = time.perf_counter(), time.process_time()
-        self.trainer.fit()
-        synchronize(self.trainer.device)
-        return time.perf_counter() - wall, time.process_time() - cpu
+        return timed(self.trainer.fit, self.trainer.device)
 
 
 def build_variant(
@@ -362,11 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"- {n}: `{' '.join(VARIANTS[n]) or '(none)'}`" for n in names]
     if overrides:
         lines += ["", f"Common overrides: `{' '.join(overrides)}`"]
-    text = "\n".join(lines) + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(text)
-    print(f"written to {out}", file=sys.stderr)
+    write_report(out, "\n".join(lines))
     return 0
 
 
