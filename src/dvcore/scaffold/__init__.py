@@ -148,7 +148,7 @@ def new_plugin(name: str, kind: str, directory: Path | str = ".") -> Path:
         "Class": names.class_name,
         "kind": kind,
         "module": template.module.removesuffix(".py"),
-        "imports": _fill(template.imports, names, kind),
+        "imports": _fill(template.factory, names, kind),
         "factory": _fill(template.factory, names, kind),
         "summary": template.summary,
         "api": PLUGIN_API_VERSION,
