@@ -164,7 +164,9 @@ def _print_scores(title: str, scores: dict[str, float], as_json: bool) -> None:
     Console().print(table)
 
 
-def _eval_gen_folder(samples: Path, reference: Path, metric_names: tuple[str, ...], options: dict) -> None:
+def _eval_gen_folder(
+    samples: Path, reference: Path, metric_names: tuple[str, ...], options: dict[str, Any]
+) -> None:
     from dvcore.evaluation import check_source, count_images, score_sets
 
     problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")

@@ -50,4 +50,5 @@ def _open(run: Any, registry: Registry) -> Tracker:
     run_id = json.loads(summary_path.read_text()).get("tracker_run_id") if summary_path.exists() else None
     info = RunInfo(run.recipe.experiment, run.run_dir.name, run.run_dir, Path(run.recipe.runs_root), run_id)
     component = registry.get("tracker", run.recipe.tracker.name)
-    return component.build(run.recipe.tracker.options, run=info)
+    tracker: Tracker = component.build(run.recipe.tracker.options, run=info)
+    return tracker
