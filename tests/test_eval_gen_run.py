@@ -96,6 +96,35 @@ def test_other_data_from_a_file_builds_only_its_eval_split(gen_run, tmp_path):
     assert record["scores"] == pytest.approx(with_ref["scores"], rel=1e-5, abs=1e-8)
 
 
+def test_loss_per_t_on_other_data(gen_run, tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        write_image(tmp_path / "mine" / f"{i}.png", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    data_file = tmp_path / "mine.toml"
+    data_file.write_text(
+        f'name = "image_folder"\nroot = "{tmp_path / "mine"}"\neval_root = "{tmp_path / "mine"}"\n'
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "loss-per-t",
+            str(gen_run),
+            "--data",
+            str(data_file),
+            "--set",
+            "data.size=16",
+            "--buckets",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "5 samples of data: image_folder (root=" in result.output
+    (out,) = [p for p in gen_run.iterdir() if p.name.startswith("eval-mine_set-")]  # --data and --set
+    counts = [int(line.split(",")[3]) for line in (out / "loss_per_t.csv").read_text().splitlines()[1:]]
+    assert len(counts) == 4 and sum(counts) == 5
+
+
 def test_set_overrides_the_data_and_bad_input_is_one_line(gen_run, tmp_path):
     runner = CliRunner()
     result = runner.invoke(

@@ -470,7 +470,8 @@ def eval_loss_per_t(
     figure = held_out.figure()
     save_png(figure, out / "loss_per_t.png")
     if track:
-        log_images_to_run(run, [{"loss_per_t": figure}], [("loss_per_t", run.step)], registry())
+        context = f"loss_per_t-{tag}" if tag else "loss_per_t"  # other data: its own curve beside the run's
+        log_images_to_run(run, [{"loss_per_t": figure}], [(context, run.step)], registry())
     click.echo(
         f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples "
         f"of data: {describe_data(run.recipe.data)}"
