@@ -41,17 +41,26 @@ def folder_scores(runner: CliRunner, samples: Path, reference: Path) -> dict[str
     return json.loads(result.output)
 
 
-def test_a_run_scores_what_sample_then_eval_gen_on_folders_scores(gen_run, tmp_path):
+def test_a_run_scores_what_sample_then_eval_gen_on_folders_scores(gen_run, tmp_path, monkeypatch):
     """The run path = `dvcore sample` + the eval images saved as PNGs + `eval gen FOLDER --ref FOLDER`."""
+    from dvcore.track.base import Tracker
+
+    logged: list[tuple] = []
+    monkeypatch.setattr(
+        Tracker, "log_scalars", lambda self, values, step, context: logged.append((values, step, context))
+    )
     runner = CliRunner()
     result = runner.invoke(
-        main, ["eval", "gen", str(gen_run), *FEATURES, "--num", "10", "--max-samples", "12", "--no-track"]
+        main, ["eval", "gen", str(gen_run), *FEATURES, "--num", "10", "--max-samples", "12"]
     )
     assert result.exit_code == 0, result.output
     assert "data: eval split of digits (channels=3)" in result.output  # the output names the data
     record = json.loads((gen_run / "eval" / "gen_summary.json").read_text())
     assert record["generated"] == 10 and record["reference_images"] == 12
     assert record["data"]["name"] == "digits" and record["weights"] == "ema"
+    assert logged == [
+        ({f"model/{k}": v for k, v in record["scores"].items()}, 2, "eval_gen")
+    ]  # the run's tracker
 
     result = runner.invoke(main, ["sample", str(gen_run), "--num", "10", "--out", str(tmp_path / "samples")])
     assert result.exit_code == 0, result.output
@@ -153,3 +162,22 @@ def test_set_overrides_the_data_and_bad_input_is_one_line(gen_run, tmp_path):
     assert result.exit_code == 2 and "--num: only for a RUN directory" in result.output
     result = runner.invoke(main, ["eval", "gen", str(tmp_path)])
     assert result.exit_code == 2 and "--ref: required" in result.output
+
+
+def test_reference_statistics_score_like_the_images_they_were_made_from(gen_run, tmp_path):
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        write_image(tmp_path / "mine" / f"{i}.png", rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    runner = CliRunner()
+    stats = tmp_path / "mine.npz"
+    result = runner.invoke(
+        main, ["eval", "stats", str(tmp_path / "mine"), "--out", str(stats), "--features", "random_conv"]
+    )
+    assert result.exit_code == 0, result.output
+    fid = ["--features", "random_conv", "--metric", "fid", "--num", "5", "--no-track", "--json"]
+    by_stats = runner.invoke(main, ["eval", "gen", str(gen_run), "--ref", str(stats), *fid])
+    by_images = runner.invoke(main, ["eval", "gen", str(gen_run), "--ref", str(tmp_path / "mine"), *fid])
+    assert by_stats.exit_code == 0 and by_images.exit_code == 0, by_stats.output + by_images.output
+    assert json.loads(by_stats.output)["fid"] == pytest.approx(json.loads(by_images.output)["fid"], rel=1e-6)
+    result = runner.invoke(main, ["eval", "gen", str(gen_run), "--ref", str(stats), *fid[:4]])
+    assert result.exit_code == 2 and "--num: required when --ref is a statistics file" in result.output
