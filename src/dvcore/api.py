@@ -34,6 +34,7 @@ from dvcore.diffusion.samplers.base import (
     thresholding_ratio_field,
 )
 from dvcore.diffusion.samplers.base import Sampler as SamplerBase
+from dvcore.diffusion.schedules import BetaRangeOptions, ScheduleOptions
 from dvcore.diffusion.schedules import Schedule as BetaSchedule
 from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.errors import RecipeError
@@ -48,15 +49,18 @@ from dvcore.nn import (
     Mlp,
     ResBlock,
     ResStack,
+    ResStackOptions,
     TimestepEmbedder,
     TransformerBlock,
     TransformerDims,
     Upsample,
+    check_halvable,
     dropout,
     group_norm,
     sincos_1d,
     sincos_2d,
     timestep_embedding,
+    zero_residual_branches,
 )
 from dvcore.options import doc_of, each, existing_path, ge, gt, le, lt, odd, opt, raise_problems
 from dvcore.protocols import (
@@ -100,6 +104,7 @@ __all__ = [
     "BackboneFactory",
     "Baseline",
     "BaselineFactory",
+    "BetaRangeOptions",
     "BetaSchedule",
     "Dataset",
     "DatasetFactory",
@@ -129,6 +134,7 @@ __all__ = [
     "RegressionLoss",
     "ResBlock",
     "ResStack",
+    "ResStackOptions",
     "RunInfo",
     "SampleResult",
     "Sampler",
@@ -137,6 +143,7 @@ __all__ = [
     "SamplesImages",
     "Schedule",
     "ScheduleFactory",
+    "ScheduleOptions",
     "Task",
     "TaskBase",
     "TaskFactory",
@@ -149,6 +156,7 @@ __all__ = [
     "TransformerDims",
     "Upsample",
     "backward_warp",
+    "check_halvable",
     "clip_sample_field",
     "clip_sample_range_field",
     "doc_of",
@@ -173,4 +181,5 @@ __all__ = [
     "thresholding_max_field",
     "thresholding_ratio_field",
     "timestep_embedding",
+    "zero_residual_branches",
 ]

@@ -12,7 +12,6 @@ import csv
 import json
 import math
 import statistics
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -271,8 +270,8 @@ def plot(table: Comparison, key: str, metric: str) -> Any:
     if len(lines) > 1:
         ax.legend(fontsize=7)
     fig.tight_layout()
-    canvas.draw()
-    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)
+    canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas is untyped
+    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)  # type: ignore[no-untyped-call]
     h, w = canvas.get_width_height()[::-1]
     return rgba.reshape(h, w, 4)[..., :3].permute(2, 0, 1).float() / 255  # (3, H, W)
 
@@ -290,29 +289,10 @@ def default_out(paths: list[Path], runs: list[Path]) -> Path:
     return common / "compare"
 
 
-def sweep_names(paths: list[Path]) -> list[str]:
-    """The names of the sweeps among ``paths`` (directories with a sweep.json)."""
-    names = []
-    for path in paths:
-        if (path / SWEEP_FILE).exists():
-            try:
-                names.append(str(json.loads((path / SWEEP_FILE).read_text())["name"]))
-            except (OSError, ValueError, KeyError):
-                continue
-    return names
-
-
 def track(
-    table: Comparison,
-    markdown_text: str,
-    image: Any,
-    out: Path,
-    first_run: Path,
-    registry: Any,
-    sweeps: Sequence[str] = (),
+    table: Comparison, markdown_text: str, image: Any, out: Path, first_run: Path, registry: Any
 ) -> None:
-    """Log the table (and plot) as a run of its own in the tracker of the first run's recipe, tagged
-    ``compare`` and ``sweep:<name>`` for each sweep compared (so it sits beside the sweep's runs)."""
+    """Log the table (and plot) as a run of its own in the tracker of the first run's recipe."""
     from dvcore import recipe as recipes
     from dvcore.run import RECIPE_FILE
     from dvcore.track.base import RunInfo
@@ -324,7 +304,7 @@ def track(
         directory=out,
         runs_root=Path(recipe.runs_root),
         description=f"dvcore compare of {sum(len(r.runs) for r in table.rows)} runs",
-        tags=(recipe.experiment, "compare", *(f"sweep:{name}" for name in sweeps)),
+        tags=(recipe.experiment, "compare"),
     )
     tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=info)
     try:

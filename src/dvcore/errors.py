@@ -13,6 +13,7 @@ Data sources, tasks and plugins raise ``RecipeError`` without importing the reci
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -51,3 +52,23 @@ class RunFailed(Exception):
     def __init__(self, line: str, step: int, log: Path | None):
         self.line, self.step, self.log = line, step, log
         super().__init__(f"run failed at step {step}: {line}")
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 300 characters of it), for a one-line report."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    if len(first) > 300:
+        first = first[:300] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def raise_recipe_problems(section: str, problems: Iterable[tuple[str, str]]) -> None:
+    """The one report of an options object's ``(field, message)`` problems found at build time.
+
+    Raises ``RecipeError`` with one line ``<section>.<field>: <message>`` per problem (the TOML
+    path, as the recipe loader writes it); returns when there is none.
+    """
+    lines = [f"{section}.{field}: {message}" for field, message in problems]
+    if lines:
+        raise RecipeError(lines)

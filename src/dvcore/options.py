@@ -108,7 +108,7 @@ def path_component(_inst: Any, _attr: Any, value: Any) -> None:
 
 def constraint_of(validator: Validator) -> str:
     """What a validator demands, in words ("> 0", "odd"): its ``constraint`` attribute, else its name."""
-    return getattr(validator, "constraint", None) or getattr(validator, "__name__", repr(validator))
+    return str(getattr(validator, "constraint", None) or getattr(validator, "__name__", repr(validator)))
 
 
 def _described(constraint: str, check: Validator) -> Validator:
@@ -193,7 +193,7 @@ path_component.constraint = "one folder name"  # type: ignore[attr-defined]
 
 
 def doc_of(attribute: attrs.Attribute[Any]) -> str:
-    return attribute.metadata.get("doc", "")
+    return str(attribute.metadata.get("doc", ""))
 
 
 def describe_options(options_cls: type) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ import os
 import sys
 from importlib import metadata
 from types import ModuleType
+from typing import cast
 
 import attrs
 import pluggy
@@ -112,12 +113,13 @@ def load(strict: bool | None = None, extra_plugins: dict[str, ModuleType] | None
     candidates: list[tuple[str, str, str, object]] = []  # (dist, version, ep name, module or ep)
     for ep in _entry_points():
         candidates.append((_dist(ep), _version(ep), ep.name, ep))
-    for label, module in (extra_plugins or {}).items():
-        candidates.append((label, "local", label, module))
+    for label, extra in (extra_plugins or {}).items():
+        candidates.append((label, "local", label, extra))
 
     for dist, version, ep_name, target in candidates:
         try:
-            module = target.load() if isinstance(target, metadata.EntryPoint) else target
+            obj = target.load() if isinstance(target, metadata.EntryPoint) else target
+            module = cast(ModuleType, obj)  # usually a module; pluggy takes any object with hooks
             incompatible = api_mismatch(module)
             if incompatible:
                 failures.append(PluginFailure(dist, version, ep_name, incompatible))

@@ -113,7 +113,7 @@ class TookTooLong(BaseException):
     """Building or reading did not finish within the time budget (see ``time_budget``).
 
     A BaseException, like KeyboardInterrupt, so that a component's ``except Exception`` cannot
-    swallow it; ``dvcore.run.validate`` catches it by name.
+    swallow it; ``dvcore.validate.validate`` catches it by name.
     """
 
 

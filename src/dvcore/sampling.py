@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 
 def sample_to_folder(
-    task,
+    task: Any,
     model: torch.nn.Module,
     out: Path,
     *,
@@ -56,7 +57,7 @@ def sample_to_folder(
     batch_size: int,
     seed: int,
     dist: DistInfo,
-    sampler=None,
+    sampler: Any = None,
     num_steps: int | None = None,
     progress: bool = True,
 ) -> dict[str, float]:

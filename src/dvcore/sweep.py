@@ -228,7 +228,8 @@ def _structure(path: Path, overrides: Iterable[str], registry: Registry) -> reci
     original = recipe_without_sweep(path)
     data = recipes.apply_overrides(copy.deepcopy(original), list(overrides))
     recipes.switch_components(original, data, list(overrides), registry)  # its notices: once, by the run
-    return recipes.structure(data, registry)
+    recipe: recipes.Recipe = recipes.structure(data, registry)
+    return recipe
 
 
 # ----------------------------------------------------------------------------------------------

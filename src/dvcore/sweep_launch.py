@@ -102,7 +102,7 @@ class LocalLauncher:
     def __init__(self, jobs: int, echo: Callable[[str], None]):
         self.jobs, self.echo = jobs, echo
         self.stopping = threading.Event()
-        self._live: set[subprocess.Popen] = set()
+        self._live: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
     def _stop(self, signum: int, frame: Any) -> None:
@@ -158,12 +158,13 @@ def submit(jobs: list[Job], executor: Any, parameters: dict[str, Any], parallel:
     executor.update_parameters(**parameters)
     if parallel and "slurm_array_parallelism" not in parameters and hasattr(executor, "_executor"):
         executor.update_parameters(slurm_array_parallelism=parallel)
-    return executor.map_array(
+    handles: list[Any] = executor.map_array(
         run_command,
         [job.argv for job in jobs],
         [job.env for job in jobs],
         [str(job.log) for job in jobs],
     )
+    return handles
 
 
 def submitit_executor(kind: str, folder: Path) -> Any:
@@ -203,27 +204,7 @@ def launch(
     outcomes: dict[str, str] = {
         p.name: "skipped (completed earlier)" for p in points if states[p.name] == "done"
     }
-    log_dir = directory / "logs"
-    todo = []
-    cpus = None
-    if launcher != "local":
-        cpus = sweep.slurm.get("cpus_per_task")
-    threads = (
-        threads_per_run(sweep.jobs, sweep.nproc_per_run)
-        if launcher == "local"
-        else max(1, int(cpus) // sweep.nproc_per_run)
-        if cpus
-        else 0
-    )
-    for p in points:
-        state = states[p.name]
-        if state == "done":
-            continue
-        if state == "restart":
-            echo(f"{p.name}: unfinished and without a checkpoint; moved to {set_aside(p.run_dir)}")
-            state = "new"
-        job = make_job(sweep, p, state, log_dir, threads)
-        todo.append(job if threads else attrs.evolve(job, env={}))
+    todo = _jobs(sweep, points, states, directory / "logs", _threads(sweep, launcher), echo)
     if not todo:
         return outcomes
     if launcher == "local":
@@ -238,16 +219,49 @@ def launch(
             return outcomes
         codes = {job.point.name: handle.result() for job, handle in zip(todo, handles, strict=True)}
     for job in todo:
-        code = codes[job.point.name]
-        after = status(job.point)
-        if after == "done":
-            outcomes[job.point.name] = "completed"
-        elif code is None:
-            outcomes[job.point.name] = "not started (sweep stopped)"
-        elif code == 0 or after == "resume":
-            outcomes[job.point.name] = "stopped (resumes from its checkpoint)"
-        elif code < 0:  # killed by a signal before it had a checkpoint: starts over next time
-            outcomes[job.point.name] = f"stopped by signal {-code} before its first checkpoint"
-        else:
-            outcomes[job.point.name] = f"failed (exit {code}; see {job.log})"
+        outcomes[job.point.name] = _outcome(job, codes[job.point.name])
     return outcomes
+
+
+def _threads(sweep: Sweep, launcher: str) -> int:
+    """Intra-op threads per run process (0: leave the environment alone: SLURM without cpus_per_task)."""
+    if launcher == "local":
+        return threads_per_run(sweep.jobs, sweep.nproc_per_run)
+    cpus = sweep.slurm.get("cpus_per_task")
+    return max(1, int(cpus) // sweep.nproc_per_run) if cpus else 0
+
+
+def _jobs(
+    sweep: Sweep,
+    points: list[Point],
+    states: dict[str, Status],
+    log_dir: Path,
+    threads: int,
+    echo: Callable[[str], None],
+) -> list[Job]:
+    """A job per point that is not done; an unfinished point without a checkpoint is set aside first."""
+    todo = []
+    for p in points:
+        state = states[p.name]
+        if state == "done":
+            continue
+        if state == "restart":
+            echo(f"{p.name}: unfinished and without a checkpoint; moved to {set_aside(p.run_dir)}")
+            state = "new"
+        job = make_job(sweep, p, state, log_dir, threads)
+        todo.append(job if threads else attrs.evolve(job, env={}))
+    return todo
+
+
+def _outcome(job: Job, code: int | None) -> str:
+    """What became of a job's run, from its exit code and its run directory afterwards."""
+    after = status(job.point)
+    if after == "done":
+        return "completed"
+    if code is None:
+        return "not started (sweep stopped)"
+    if code == 0 or after == "resume":
+        return "stopped (resumes from its checkpoint)"
+    if code < 0:  # killed by a signal before it had a checkpoint: starts over next time
+        return f"stopped by signal {-code} before its first checkpoint"
+    return f"failed (exit {code}; see {job.log})"

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dvcore.nn.blocks import AttentionBlock, ResBlock
-from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
+from dvcore.testing.fixtures import one_thread, perturbed  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unet import NOTES_256_SCHEMA, UNet, UNetOptions
 
 # Tiny: widths 8, 16, 32; two downsamplings; attention at 1/2 and in the middle (1/4).
@@ -24,15 +24,6 @@ SMALL = dict(
 
 def small(**changes: object) -> UNetOptions:
     return UNetOptions(**{**SMALL, **changes})
-
-
-def perturbed(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give the zero-initialised layers random weights, so every path contributes."""
-    torch.manual_seed(seed)
-    for p in model.parameters():
-        if not p.any():
-            nn.init.normal_(p, std=0.1)
-    return model
 
 
 @pytest.mark.parametrize(

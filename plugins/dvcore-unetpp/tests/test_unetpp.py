@@ -15,7 +15,7 @@ from dvcore.nn.blocks import ResBlock
 from dvcore.plugins import load
 from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
-from dvcore.testing.fixtures import one_thread  # noqa: F401  (autouse: one intra-op thread)
+from dvcore.testing.fixtures import one_thread, perturbed  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unetpp import UNetPP, UNetPPOptions, build_unetpp, plugin
 
 SMALL = dict(depth=2, channels=[8, 16, 16], attn=[False, True, True], norm_groups=4, attn_heads=2)
@@ -23,15 +23,6 @@ SMALL = dict(depth=2, channels=[8, 16, 16], attn=[False, True, True], norm_group
 
 def small(**changes: Any) -> UNetPPOptions:
     return UNetPPOptions(**{**SMALL, **changes})
-
-
-def perturbed(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give the zero-initialised layers random weights, so every path contributes."""
-    torch.manual_seed(seed)
-    for p in model.parameters():
-        if not p.any():
-            nn.init.normal_(p, std=0.1)
-    return model
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ every table.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from dvcore.baselines.flow import FlowInterpolation, FlowOptions, interpolate
 from dvcore.baselines.simple import blend_baseline, copy_baseline
-from dvcore.registry import NoOptions, Registrar
+from dvcore.registry import NoOptions, Registrar, Registry, unknown_name_message
 
 Predictor = Callable[[torch.Tensor], torch.Tensor]
 
@@ -54,3 +55,19 @@ def register(registrar: Registrar) -> None:
     registrar.add("baseline", "copy", build_copy, NoOptions)
     registrar.add("baseline", "blend", build_blend, NoOptions)
     registrar.add("baseline", "flow", build_flow, FlowOptions)
+
+
+DEFAULT_BASELINES = ("copy", "blend", "flow")
+
+
+def build_baselines(names: list[str] | None, registry: Registry, problems: list[str]) -> dict[str, Any]:
+    """Predictors of the ``baseline`` kind by name (``eval.baselines``; unset = copy, blend, flow)."""
+    baselines = {}
+    for name in DEFAULT_BASELINES if names is None else names:
+        if ("baseline", name) not in registry:
+            problems.append(
+                f"eval.baselines: {unknown_name_message('baseline', name, registry.names('baseline'))}"
+            )
+            continue
+        baselines[name] = registry.get("baseline", name).build()
+    return baselines

@@ -14,7 +14,7 @@ from dvcore.commands.common import fail, registry
 @click.option("--metric", "metrics", multiple=True, help="Columns: psnr = model/psnr, or blend/psnr ...")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for compare.md/.csv/.json/.png.")
 @click.option("--track/--no-track", default=True, help="Also log the table (and plot) to the runs' tracker.")
-def compare(paths, metrics, out, track) -> None:
+def compare(paths: tuple[Path, ...], metrics: tuple[str, ...], out: Path | None, track: bool) -> None:
     """Compare RUN_OR_SWEEP_DIR...: the recipe keys that differ vs the final metrics, mean ± std over seeds.
 
     The best value of each metric is in bold. Writes compare.md, compare.csv and compare.json
@@ -41,6 +41,5 @@ def compare(paths, metrics, out, track) -> None:
         save_png(image, out / "compare.png")
         written.append(out / "compare.png")
     if track:
-        sweeps = comparing.sweep_names(list(paths))
-        comparing.track(table, markdown, image, out, runs[0], registry(), sweeps)
+        comparing.track(table, markdown, image, out, runs[0], registry())
     click.echo(", ".join(str(p) for p in written))

@@ -83,7 +83,19 @@ def build_sweep(
     "--wait/--no-wait", default=None, help="Wait for SLURM jobs to end (default: no; local: always)."
 )
 @click.option("--dry-run", is_flag=True, help="Validate every run and list them; start nothing.")
-def sweep(recipe, grid, seeds, overrides, name, jobs, launcher, nproc_per_run, slurm, wait, dry_run) -> None:
+def sweep(
+    recipe: Path,
+    grid: tuple[str, ...],
+    seeds: str | None,
+    overrides: tuple[str, ...],
+    name: str | None,
+    jobs: int | None,
+    launcher: str,
+    nproc_per_run: int | None,
+    slurm: tuple[str, ...],
+    wait: bool | None,
+    dry_run: bool,
+) -> None:
     """Run RECIPE over a grid of overrides (and seeds): runs named by what differs, resumable.
 
     Every run is validated before any starts. Running the same command again skips completed

@@ -64,8 +64,9 @@ def resize_crop_problems(resize: list[int] | None, crop: list[int] | None) -> It
     """Both options are [height, width] pairs, and the crop fits inside the resize."""
     yield from pair_problems("resize", resize)
     yield from pair_problems("crop", crop)
-    pairs = resize and crop and len(resize) == len(crop) == 2
-    if pairs and (crop[0] > resize[0] or crop[1] > resize[1]):
+    if resize is None or crop is None or not len(resize) == len(crop) == 2:
+        return
+    if crop[0] > resize[0] or crop[1] > resize[1]:
         yield "crop", f"expected at most the resize {resize!r}, got {crop!r}"
 
 

@@ -49,6 +49,17 @@ class ClipSourceOptions:
     time_reverse: bool = time_reverse_field()
 
 
+def clip_index(index: int, length: int, split: str) -> int:
+    """``index`` of a split of ``length`` clips as a non-negative int (negative counts from the end)."""
+    if not isinstance(index, int):
+        raise TypeError(f"expected an int index, got {type(index).__name__}")
+    if index < 0:
+        index += length
+    if not 0 <= index < length:
+        raise IndexError(f"index out of range for {split} split of {length} clips")
+    return index
+
+
 def check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")

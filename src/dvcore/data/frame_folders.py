@@ -31,7 +31,7 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, stack_frames, to_unit_float
-from dvcore.errors import RecipeError
+from dvcore.errors import raise_recipe_problems
 from dvcore.options import existing_path, opt
 
 # ----------------------------------------------------------------------------------------------
@@ -129,8 +129,7 @@ class FrameFolders(SkippingDataset):
         check_split(split)
         super().__init__(f"frame_folders/{split}", seed)
         splits, problems = scan(options)
-        if problems:
-            raise RecipeError([f"data.{field}: {message}" for field, message in problems])
+        raise_recipe_problems("data", problems)
         self.options, self.split = options, split
         self.sequences: list[list[Path]] = splits[split]
         self.windows = ClipWindows(

@@ -37,6 +37,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 import torch
 
+from dvcore.data.clips import clip_index
 from dvcore.options import each, ge, gt, odd, opt
 from dvcore.seeding import seed_from
 
@@ -146,7 +147,7 @@ def _shape_ranges(options: MovingShapesOptions) -> list[tuple[float, float]]:
         (0.4, 0.9),  # aspect: b / a of ellipses and rectangles
         (0.1, 0.9),  # x of the centre at t = 0, as a fraction of the width
         (0.1, 0.9),  # y, as a fraction of the height
-        tuple(options.speed),  # speed, pixels/frame
+        (options.speed[0], options.speed[1]),  # speed, pixels/frame
         (0.0, 2 * math.pi),  # heading
         (0.0, options.acceleration),  # acceleration, pixels/frame^2
         (0.0, 2 * math.pi),  # its direction
@@ -331,12 +332,7 @@ class MovingShapes(Sequence[dict[str, torch.Tensor]]):
         return self.length
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:  # type: ignore[override]
-        if not isinstance(index, int):
-            raise TypeError(f"expected an int index, got {type(index).__name__}")
-        if index < 0:
-            index += self.length
-        if not 0 <= index < self.length:
-            raise IndexError(f"index out of range for {self.split} split of {self.length} clips")
+        index = clip_index(index, self.length, self.split)
         g = torch.Generator().manual_seed(clip_seed(self.seed, self.split, index))
         scene = sample_scene(g, self.options)
         return {"frames": render(scene, self.t, self.xs, self.ys)}  # (N, 3, H, W)

@@ -30,87 +30,18 @@ see ``benchmarks/results/interp_baselines.md`` for ms per clip at 64 px and 448x
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
 import math
-import threading
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import attrs
 import cv2
 import numpy as np
 import torch
-from PIL import Image
 
-from dvcore.data.clips import check_split
+from dvcore.data.clips import check_split, clip_index
+from dvcore.data.photos import EVAL_PHOTOS, PHOTOS, photo_pyramid
 from dvcore.options import each, ge, gt, le, odd, opt
-
-# ----------------------------------------------------------------------------------------------
-# The photographs (shipped in installed packages; nothing is downloaded)
-# ----------------------------------------------------------------------------------------------
-
-
-# name -> (package, file inside it). The files are read with Pillow straight from the installed
-# package (importing skimage.data or sklearn.datasets costs seconds and may reach for the network).
-PHOTOS: dict[str, tuple[str, str]] = {
-    "astronaut": ("skimage", "data/astronaut.png"),  # 512x512 colour
-    "brick": ("skimage", "data/brick.png"),  # 512x512 grey texture
-    "camera": ("skimage", "data/camera.png"),  # 512x512 grey
-    "chelsea": ("skimage", "data/chelsea.png"),  # 300x451 colour (a cat)
-    "coffee": ("skimage", "data/coffee.png"),  # 400x600 colour
-    "coins": ("skimage", "data/coins.png"),  # 303x384 grey
-    "grass": ("skimage", "data/grass.png"),  # 512x512 grey texture
-    "gravel": ("skimage", "data/gravel.png"),  # 512x512 grey texture
-    "hubble_deep_field": ("skimage", "data/hubble_deep_field.jpg"),  # 872x1000 colour
-    "immunohistochemistry": ("skimage", "data/ihc.png"),  # 512x512 colour microscopy
-    "moon": ("skimage", "data/moon.png"),  # 512x512 grey
-    "motorcycle": ("skimage", "data/motorcycle_left.png"),  # 500x741 colour
-    "page": ("skimage", "data/page.png"),  # 191x384 grey scanned text
-    "retina": ("skimage", "data/retina.jpg"),  # 1411x1411 colour
-    "rocket": ("skimage", "data/rocket.jpg"),  # 427x640 colour
-    "china": ("sklearn", "datasets/images/china.jpg"),  # 427x640 colour
-    "flower": ("sklearn", "datasets/images/flower.jpg"),  # 427x640 colour
-}
-# Held out by default: two colour photos, a grey one and a texture, none of them a near twin of a
-# training photo (china and flower are both sklearn's, so only one is held out).
-EVAL_PHOTOS = ["camera", "china", "coffee", "gravel"]
-
-
-def photo_path(name: str) -> Path:
-    """Where photo ``name`` lies in its installed package (the package is found, not imported)."""
-    package, file = PHOTOS[name]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"photo {name!r} needs the package {package!r}, which is not installed")
-    return Path(spec.submodule_search_locations[0]) / file
-
-
-def load_photo(name: str) -> np.ndarray:
-    """Photo ``name`` as uint8 (H, W, 3); grey photos repeated over the three channels."""
-    with Image.open(photo_path(name)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-_LOCK = threading.Lock()
-
-
-@functools.cache
-def _pyramid_cached(name: str) -> tuple[np.ndarray, ...]:
-    levels = [load_photo(name).astype(np.float32) / 255.0]  # (H, W, 3) in [0, 1]
-    while min(levels[-1].shape[:2]) >= 64:
-        levels.append(
-            np.asarray(cv2.pyrDown(levels[-1]), dtype=np.float32)
-        )  # each level half the size, Gaussian-filtered
-    return tuple(levels)
-
-
-def photo_pyramid(name: str) -> tuple[np.ndarray, ...]:
-    """The photo as float32 (H, W, 3) in [0, 1], then its Gaussian pyramid; loaded once per process."""
-    with _LOCK:  # worker threads share one copy
-        return _pyramid_cached(name)
-
 
 # ----------------------------------------------------------------------------------------------
 # Options
@@ -137,9 +68,6 @@ class PhotoMotionOptions:
     num_frames: int = opt(5, "frames per clip (odd: the middle one is the target)", ge(3), odd)
     num_train: int = opt(20_000, "clips in the train split", gt(0))
     num_eval: int = opt(64, "clips in the eval split", gt(0))
-    eval_seed: int | None = opt(
-        None, "seed of the eval clips; unset = the recipe's seed (set it to compare runs across seeds)", ge(0)
-    )
     photos: list[str] = opt(
         attrs.NOTHING, f"photographs to use, of: {', '.join(PHOTOS)}", factory=lambda: list(PHOTOS)
     )
@@ -414,8 +342,6 @@ class PhotoMotion(Sequence[dict[str, torch.Tensor]]):
 
     def __init__(self, options: PhotoMotionOptions, *, split: str, seed: int):
         check_split(split)
-        if split == "eval" and options.eval_seed is not None:
-            seed = options.eval_seed  # the same eval clips whatever the training seed
         self.options, self.split, self.seed = options, split, seed
         self.photos = split_photos(options)[split]
         self.length = options.num_train if split == "train" else options.num_eval
@@ -430,12 +356,7 @@ class PhotoMotion(Sequence[dict[str, torch.Tensor]]):
 
     def scene(self, index: int) -> Scene:
         """The drawn parameters of clip ``index`` (what ``__getitem__`` renders)."""
-        if not isinstance(index, int):
-            raise TypeError(f"expected an int index, got {type(index).__name__}")
-        if index < 0:
-            index += self.length
-        if not 0 <= index < self.length:
-            raise IndexError(f"index out of range for {self.split} split of {self.length} clips")
+        index = clip_index(index, self.length, self.split)
         rng = np.random.default_rng(clip_seed(self.seed, self.split, index))
         return sample_scene(rng, self.options, self.photos, self.cropped)
 

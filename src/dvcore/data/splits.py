@@ -55,4 +55,5 @@ class Splits(Mapping[str, Any]):
 
     def first_sample(self) -> dict[str, Any]:
         """Sample 0 of the first split on offer (train when training): what the data's shapes are."""
-        return self[self.names[0]][0]
+        sample: dict[str, Any] = self[self.names[0]][0]
+        return sample

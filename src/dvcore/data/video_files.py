@@ -42,7 +42,7 @@ from dvcore.data.augment import (
 )
 from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, walk_files
 from dvcore.data.robust import CorruptFileError, SkippingDataset, describe, to_unit_float
-from dvcore.errors import RecipeError
+from dvcore.errors import RecipeError, raise_recipe_problems
 from dvcore.options import existing_path, opt
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
@@ -213,7 +213,7 @@ class VideoFiles(SkippingDataset):
             frame_step=options.frame_step,
         )
         if not len(self.windows):
-            raise RecipeError([f"data.{field}: {message}" for field, message in self.empty_reason()])
+            raise_recipe_problems("data", self.empty_reason())
         self.resize = tuple(options.resize) if options.resize else None
         self.augment = Augment.from_options(options) if split == "train" else Augment()
 

@@ -42,7 +42,7 @@ from dvcore.data.augment import (
 from dvcore.data.clips import check_split
 from dvcore.data.robust import SkippingDataset, read_image, stack_frames, to_unit_float
 from dvcore.data.splits import offered
-from dvcore.errors import RecipeError
+from dvcore.errors import raise_recipe_problems
 from dvcore.options import existing_path, opt
 
 #: Vimeo-90K frame size (height, width).
@@ -71,8 +71,8 @@ class VimeoSeptupletOptions:
     def problems(self) -> Iterable[tuple[str, str]]:
         """The crop fits the frame; the layout, the lists and the clips they name exist."""
         yield from pair_problems("crop", self.crop)
-        pair = self.crop is not None and len(self.crop) == 2
-        if pair and (self.crop[0] > FRAME_SIZE[0] or self.crop[1] > FRAME_SIZE[1]):
+        crop = self.crop if self.crop is not None and len(self.crop) == 2 else None
+        if crop is not None and (crop[0] > FRAME_SIZE[0] or crop[1] > FRAME_SIZE[1]):
             yield "crop", f"expected at most the frame size {list(FRAME_SIZE)}, got {self.crop!r}"
         if Path(self.root).expanduser().exists():  # else the root's own check has said so
             # only the splits on offer: scoring a run on a folder of test clips needs no train list
@@ -147,8 +147,7 @@ class VimeoSeptuplet(SkippingDataset):
         check_split(split)
         super().__init__(f"vimeo_septuplet/{split}", seed)
         problems = list(layout_problems(options, [split]))
-        if problems:
-            raise RecipeError([f"data.{field}: {message}" for field, message in problems])
+        raise_recipe_problems("data", problems)
         self.options, self.split = options, split
         self.sequences = Path(options.root).expanduser() / "sequences"
         self.clips = read_list(Path(options.root).expanduser() / getattr(options, list_field(split)))

@@ -19,6 +19,8 @@ about x0 at zero SNR.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import attrs
 import torch
@@ -211,56 +213,50 @@ def rescale_zero_terminal_snr(betas: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class LinearScheduleOptions:
-    """Betas linear in t."""
+@attrs.frozen(kw_only=True)
+class ScheduleOptions:
+    """The options every beta schedule has: the number of training steps and the zero-SNR rescale."""
 
     num_train_timesteps: int = opt(1000, "T, the number of training steps", ge(2))
+    rescale_zero_terminal_snr: bool = opt(False, "rescale to SNR 0 at the last step (Lin et al. 2023)")
+
+
+@attrs.frozen(kw_only=True)
+class BetaRangeOptions(ScheduleOptions):
+    """A schedule whose betas run from ``beta_start`` to ``beta_end``."""
+
     beta_start: float = opt(1e-4, "beta of the first training step", gt(0), lt(1))
     beta_end: float = opt(0.02, "beta of the last training step", gt(0), le(1))
-    rescale_zero_terminal_snr: bool = opt(False, "rescale to SNR 0 at the last step (Lin et al. 2023)")
 
-    def problems(self):
+    def problems(self) -> Iterator[tuple[str, str]]:
         if self.beta_end < self.beta_start:
             yield "beta_end", f"expected >= beta_start ({self.beta_start}), got {self.beta_end}"
 
 
-@attrs.frozen
-class ScaledLinearScheduleOptions:
+@attrs.frozen(kw_only=True)
+class LinearScheduleOptions(BetaRangeOptions):
+    """Betas linear in t."""
+
+
+@attrs.frozen(kw_only=True)
+class ScaledLinearScheduleOptions(BetaRangeOptions):
     """sqrt(beta) linear in t (Stable Diffusion's defaults)."""
 
-    num_train_timesteps: int = opt(1000, "T, the number of training steps", ge(2))
     beta_start: float = opt(0.00085, "beta of the first training step", gt(0), lt(1))
     beta_end: float = opt(0.012, "beta of the last training step", gt(0), le(1))
-    rescale_zero_terminal_snr: bool = opt(False, "rescale to SNR 0 at the last step (Lin et al. 2023)")
-
-    def problems(self):
-        if self.beta_end < self.beta_start:
-            yield "beta_end", f"expected >= beta_start ({self.beta_start}), got {self.beta_end}"
 
 
-@attrs.frozen
-class CosineScheduleOptions:
+@attrs.frozen(kw_only=True)
+class CosineScheduleOptions(ScheduleOptions):
     """alpha_bar from a squared cosine (improved DDPM)."""
 
-    num_train_timesteps: int = opt(1000, "T, the number of training steps", ge(2))
     s: float = opt(0.008, "offset that keeps beta small near t = 0", ge(0))
     max_beta: float = opt(0.999, "clip betas at this value (near t = T)", gt(0), le(1))
-    rescale_zero_terminal_snr: bool = opt(False, "rescale to SNR 0 at the last step (Lin et al. 2023)")
 
 
-@attrs.frozen
-class SigmoidScheduleOptions:
-    """Betas along a sigmoid (GeoDiff)."""
-
-    num_train_timesteps: int = opt(1000, "T, the number of training steps", ge(2))
-    beta_start: float = opt(1e-4, "lower asymptote of beta", gt(0), lt(1))
-    beta_end: float = opt(0.02, "upper asymptote of beta", gt(0), le(1))
-    rescale_zero_terminal_snr: bool = opt(False, "rescale to SNR 0 at the last step (Lin et al. 2023)")
-
-    def problems(self):
-        if self.beta_end < self.beta_start:
-            yield "beta_end", f"expected >= beta_start ({self.beta_start}), got {self.beta_end}"
+@attrs.frozen(kw_only=True)
+class SigmoidScheduleOptions(BetaRangeOptions):
+    """Betas along a sigmoid (GeoDiff): beta_start and beta_end are its lower and upper asymptotes."""
 
 
 def _finish(betas: Tensor, name: str, rescale: bool) -> Schedule:
@@ -297,7 +293,7 @@ def build_sigmoid(options: SigmoidScheduleOptions) -> Schedule:
     return _finish(betas, "sigmoid", o.rescale_zero_terminal_snr)
 
 
-SCHEDULES = {
+SCHEDULES: dict[str, tuple[Callable[[Any], Schedule], type[ScheduleOptions]]] = {
     "linear": (build_linear, LinearScheduleOptions),
     "scaled_linear": (build_scaled_linear, ScaledLinearScheduleOptions),
     "cosine": (build_cosine, CosineScheduleOptions),

@@ -76,7 +76,8 @@ def karras_sigmas(sigma_min: float, sigma_max: float, num_steps: int, rho: float
     """
     ramp = torch.linspace(0, 1, num_steps, dtype=torch.float64)
     lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
-    return (hi + ramp * (lo - hi)) ** rho
+    sigmas: Tensor = (hi + ramp * (lo - hi)) ** rho
+    return sigmas
 
 
 def sigma_grid(

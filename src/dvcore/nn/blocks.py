@@ -224,3 +224,33 @@ class ResStack(nn.Module):
         for res, attn in zip(self.res, self.attn, strict=True):
             x = attn(res(x, emb))  # (B, C_out, H, W)
         return x
+
+
+def zero_residual_branches(model: nn.Module) -> None:
+    """Zero the last layer of every ``ResBlock`` and ``AttentionBlock`` in ``model``.
+
+    Each res block then starts as its skip path and each attention block as the identity, so
+    a network begins as a well-conditioned shallow path and grows its branches (Ho et al. 2020,
+    Dhariwal & Nichol 2021).
+    """
+    for module in model.modules():
+        if isinstance(module, ResBlock):
+            _zero(module.conv2)
+        elif isinstance(module, AttentionBlock):
+            _zero(module.proj)
+
+
+def _zero(layer: nn.Conv2d | nn.Linear) -> None:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def check_halvable(x: torch.Tensor, times: int, model: str) -> None:
+    """Raise a clear ``ValueError`` when H or W of ``x`` cannot be halved ``times`` times."""
+    H, W = x.shape[-2:]
+    m = 2**times
+    if H % m or W % m:
+        raise ValueError(
+            f"{model}: expected H and W divisible by {m} (the model halves them {times} times), got {H}x{W}"
+        )

@@ -32,7 +32,9 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.mlp(timestep_embedding(t, self.frequency_dim).to(self.mlp[0].weight.dtype))  # (B, dim)
+        dtype = next(self.mlp.parameters()).dtype  # the first Linear's weight
+        out: torch.Tensor = self.mlp(timestep_embedding(t, self.frequency_dim).to(dtype))  # (B, dim)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,7 +33,9 @@ class Task:
         """The splits: {"train": ..., "eval": ...} map-style datasets."""
         raise NotImplementedError
 
-    def training_loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+    def training_loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """One micro-batch -> (scalar loss, extra scalars to log)."""
         raise NotImplementedError
 

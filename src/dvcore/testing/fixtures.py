@@ -3,6 +3,7 @@
 - ``one_thread`` (autouse where imported): tiny tensors run faster on one intra-op thread, and far
   faster on a loaded machine (no spin-waiting); the thread count is restored afterwards.
 - ``Recording``: a tracker that keeps what it is given, for assertions.
+- ``perturbed``: a model whose zero-initialised layers got random weights (tests of every path).
 - Tiny on-disk datasets with each frame's identity written into its pixels: image frames have
   red = 30 * frame number, green = 10 * clip number, blue = a diagonal ramp (3x + 7y) that shows
   flips; video frames are grey (codecs subsample chroma) at 10 * frame index, so a decoded frame
@@ -32,6 +33,15 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """``model`` with its zero-initialised tensors given random weights, so every path contributes."""
+    torch.manual_seed(seed)
+    for p in model.parameters():
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.1)
+    return model
 
 
 class Recording(Tracker):

@@ -58,7 +58,7 @@ def loss_curve_image(centres: torch.Tensor, means: torch.Tensor, title: str) -> 
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    canvas.draw()
-    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)
+    canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas is untyped
+    rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)  # type: ignore[no-untyped-call]
     h, w = canvas.get_width_height()[::-1]
     return rgba.reshape(h, w, 4)[..., :3].permute(2, 0, 1).float() / 255  # (3, H, W)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -47,3 +49,9 @@ class TrainProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process RSS)

@@ -13,10 +13,9 @@ run stopped at step k and resumed from its checkpoint continues bit-exactly (CPU
 from __future__ import annotations
 
 import contextlib
-import resource
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,12 @@ from dvcore.seeding import process_seed
 from dvcore.tasks.base import EvalResult, Task
 from dvcore.track.base import Tracker
 from dvcore.train import checkpoint, distributed
+from dvcore.train.batches import Head as Head  # evaluation imports it from here
+from dvcore.train.batches import to_device
 from dvcore.train.distributed import DistInfo
 from dvcore.train.ema import EMA
 from dvcore.train.optim import build_optimizer, lr_at
-from dvcore.train.progress import TrainProgress
+from dvcore.train.progress import TrainProgress, peak_memory_mb
 from dvcore.train.signals import StopRequest
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -42,38 +43,6 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 class _StopDuringEval(Exception):
     """A stop signal arrived during an evaluation, which is abandoned (not logged)."""
-
-
-class Head(Sequence):
-    """The first ``n`` samples of a dataset."""
-
-    def __init__(self, dataset: Sequence, n: int | None):
-        self.dataset, self.n = dataset, len(dataset) if n is None else min(n, len(dataset))
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int) -> Any:
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        return self.dataset[i]
-
-
-def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
-    out = {}
-    for k, v in batch.items():
-        if isinstance(v, torch.Tensor):
-            v = v.to(device, non_blocking=True)
-            if channels_last and v.ndim == 4:
-                v = v.contiguous(memory_format=torch.channels_last)
-        out[k] = v
-    return out
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process RSS)
 
 
 @attrs.define

@@ -93,21 +93,20 @@ def _check_channels(net: ModelMixin, in_channels: int, out_channels: int, path: 
         )
 
 
+def _network(cls: Any, options: Any, in_channels: int, out_channels: int, subfolder: str) -> Any:
+    """A diffusers model: loaded from ``options.pretrained`` (channels checked), else new from the options."""
+    if options.pretrained is None:
+        return cls(in_channels=in_channels, out_channels=out_channels, **options.config())
+    net = _load(cls, options.pretrained, subfolder)
+    _check_channels(net, in_channels, out_channels, options.pretrained)
+    return net
+
+
 def build_unet2d(options: UNet2DOptions, *, in_channels: int, out_channels: int) -> DiffusersUNet2D:
     """diffusers' UNet2DModel, new from the options or loaded from ``pretrained``."""
-    if options.pretrained is not None:
-        net = _load(UNet2DModel, options.pretrained, "unet")
-        _check_channels(net, in_channels, out_channels, options.pretrained)
-    else:
-        net = UNet2DModel(in_channels=in_channels, out_channels=out_channels, **options.config())
-    return DiffusersUNet2D(net)
+    return DiffusersUNet2D(_network(UNet2DModel, options, in_channels, out_channels, "unet"))
 
 
 def build_dit(options: DiTOptions, *, in_channels: int, out_channels: int) -> DiffusersDiT:
     """diffusers' DiTTransformer2DModel, unconditional, new from the options or loaded from ``pretrained``."""
-    if options.pretrained is not None:
-        net = _load(DiTTransformer2DModel, options.pretrained, "transformer")
-        _check_channels(net, in_channels, out_channels, options.pretrained)
-    else:
-        net = DiTTransformer2DModel(in_channels=in_channels, out_channels=out_channels, **options.config())
-    return DiffusersDiT(net)
+    return DiffusersDiT(_network(DiTTransformer2DModel, options, in_channels, out_channels, "transformer"))

@@ -22,7 +22,15 @@ import torch
 from torch import nn
 
 from dvcore.api import raise_problems
-from dvcore.nn import AttentionBlock, Downsample, ResBlock, ResStack, TimestepEmbedder, Upsample, group_norm
+from dvcore.nn import (
+    Downsample,
+    ResStack,
+    TimestepEmbedder,
+    Upsample,
+    check_halvable,
+    group_norm,
+    zero_residual_branches,
+)
 from dvcore_unet.options import UNetOptions
 
 # ----------------------------------------------------------------------------------------------
@@ -34,20 +42,7 @@ def make_level(
     in_channels: int, out_channels: int, num_blocks: int, attention: bool, o: UNetOptions
 ) -> ResStack:
     """Res blocks at one resolution (the first maps in -> out), each followed by attention if on."""
-    return ResStack(
-        in_channels,
-        out_channels,
-        o.time_embed_dim,
-        num_blocks=num_blocks,
-        attention=attention,
-        num_heads=o.attn_heads,
-        head_dim=o.attn_head_dim,
-        attn_dropout=o.attn_dropout,
-        res_dropout=o.res_dropout,
-        dropout_mode=o.res_dropout_mode,
-        groups=o.norm_groups,
-        grad_checkpointing=o.grad_checkpointing,
-    )
+    return o.res_stack(in_channels, out_channels, num_blocks=num_blocks, attention=attention)
 
 
 class UpLevel(nn.Module):
@@ -112,28 +107,12 @@ class UNet(nn.Module):
         and the model predicts zero: the network begins as a well-conditioned shallow path
         and grows its branches (as in Ho et al. 2020 and Dhariwal & Nichol 2021).
         """
-        for module in self.modules():
-            if isinstance(module, ResBlock):
-                nn.init.zeros_(module.conv2.weight)
-                nn.init.zeros_(module.conv2.bias)
-            elif isinstance(module, AttentionBlock):
-                nn.init.zeros_(module.proj.weight)
-                nn.init.zeros_(module.proj.bias)
+        zero_residual_branches(self)
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def check_size(self, x: torch.Tensor) -> None:
-        """Raise a clear error when H or W cannot be halved num_downsamplings times."""
-        H, W = x.shape[-2:]
-        m = 2**self.num_downsamplings
-        if H % m or W % m:
-            raise ValueError(
-                f"UNet: expected H and W divisible by {m} (the model halves them {self.num_downsamplings} "
-                f"times), got {H}x{W}"
-            )
-
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        self.check_size(x)
+        check_halvable(x, self.num_downsamplings, "UNet")
         emb = self.time_embed(t)  # (B, E)
         h = self.stem(x)  # (B, C_0, H, W)
         skips = []

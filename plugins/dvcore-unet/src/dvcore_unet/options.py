@@ -35,11 +35,10 @@ explicit field selects the explicit form, which then needs all seven fields and 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import attrs
 
-from dvcore.api import each, ge, gt, lt, opt
+from dvcore.api import ResStackOptions, each, ge, gt, opt
 
 EXPLICIT_FIELDS = (
     "channels",
@@ -67,9 +66,12 @@ NOTES_256_SCHEMA = {
 Problems = Iterator[tuple[str, str]]
 
 
-@attrs.frozen
-class UNetOptions:
-    """A DDPM UNet: time-conditioned res blocks, self-attention, skips (explicit or compact schema)."""
+@attrs.frozen(kw_only=True)
+class UNetOptions(ResStackOptions):
+    """A DDPM UNet: time-conditioned res blocks, self-attention, skips (explicit or compact schema).
+
+    Time embedding, norm groups, attention heads, dropout and checkpointing: ``ResStackOptions``.
+    """
 
     # --- compact form ---
     base_channels: int | None = opt(None, "compact form: width of the first level; unset = 64", gt(0))
@@ -103,22 +105,6 @@ class UNetOptions:
     )
     # --- both forms ---
     num_res_blocks: int = opt(2, "res blocks per down and up level (a mid level has one)", ge(1))
-    time_embed_dim: int | None = opt(
-        None, "width of the time embedding; unset = 4 x the first level's", gt(0)
-    )
-    norm_groups: int = opt(32, "GroupNorm groups; every width must be a multiple", gt(0))
-    attn_heads: int = opt(4, "attention heads (unless attn_head_dim is set)", gt(0))
-    attn_head_dim: int | None = opt(
-        None, "channels per attention head; when set, overrides attn_heads", gt(0)
-    )
-    attn_dropout: float = opt(0.0, "dropout on the attention weights (lab notes §G2)", ge(0), lt(1))
-    res_dropout: float = opt(0.0, "dropout inside each res block, before its second conv", ge(0), lt(1))
-    res_dropout_mode: Literal["element", "channel"] = opt(
-        "element",
-        "element = per-pixel nn.Dropout (lab notes §G9); channel = nn.Dropout2d, which ruined results "
-        "(lab notes §G3), kept for the ablation",
-    )
-    grad_checkpointing: bool = opt(False, "recompute each block's activations in backward to save memory")
 
     # ------------------------------------------------------------------------------------------
     # The two forms
@@ -251,22 +237,15 @@ class UNetOptions:
                 )
         # Widths: GroupNorm groups everywhere, attention heads where attention is on.
         for i, c in enumerate(channels):
-            if c > 0 and c % self.norm_groups:
-                yield f"channels[{i}]", f"expected a multiple of norm_groups = {self.norm_groups}, got {c}"
+            message = self.groups_problem(c)
+            if message:
+                yield f"channels[{i}]", message
         for name, (attn, _indices) in sections.items():
             for i, (on, pair) in enumerate(zip(attn, pairs[name], strict=False)):
                 if on and pair is not None:
-                    message = self._heads_problem(channels[pair[1]])
+                    message = self.heads_problem(channels[pair[1]])
                     if message:
                         yield f"{name}_attn[{i}]", f"{message} (channels[{pair[1]}])"
-
-    def _heads_problem(self, width: int) -> str | None:
-        if self.attn_head_dim is not None:
-            if self.attn_head_dim > 0 and width % self.attn_head_dim:
-                return f"expected a width divisible by attn_head_dim = {self.attn_head_dim}, got {width}"
-        elif self.attn_heads > 0 and width % self.attn_heads:
-            return f"expected a width divisible by attn_heads = {self.attn_heads}, got {width}"
-        return None
 
 
 def expand_compact(base_channels: int, channel_mult: list[int], attention_factors: list[int]) -> dict:

@@ -20,7 +20,15 @@ import torch
 from torch import nn
 
 from dvcore.api import raise_problems
-from dvcore.nn import AttentionBlock, Downsample, ResBlock, ResStack, TimestepEmbedder, Upsample, group_norm
+from dvcore.nn import (
+    Downsample,
+    ResStack,
+    TimestepEmbedder,
+    Upsample,
+    check_halvable,
+    group_norm,
+    zero_residual_branches,
+)
 from dvcore_unetpp.options import UNetPPOptions
 
 # ----------------------------------------------------------------------------------------------
@@ -61,20 +69,7 @@ class UNetPP(nn.Module):
         self.depth = L
 
         def node(in_channels: int, i: int) -> ResStack:
-            return ResStack(
-                in_channels,
-                ch[i],
-                o.time_embed_dim,
-                num_blocks=o.num_res_blocks,
-                attention=o.attn[i],
-                num_heads=o.attn_heads,
-                head_dim=o.attn_head_dim,
-                attn_dropout=o.attn_dropout,
-                res_dropout=o.res_dropout,
-                dropout_mode=o.res_dropout_mode,
-                groups=o.norm_groups,
-                grad_checkpointing=o.grad_checkpointing,
-            )
+            return o.res_stack(in_channels, ch[i], num_blocks=o.num_res_blocks, attention=o.attn[i])
 
         self.time_embed = TimestepEmbedder(o.time_embed_dim)
         self.stem = nn.Conv2d(in_channels, ch[0], 3, padding=1)
@@ -102,29 +97,13 @@ class UNetPP(nn.Module):
         the model predicts zero (as the DDPM UNets do), so training starts from a shallow,
         well-conditioned network.
         """
-        for module in self.modules():
-            if isinstance(module, ResBlock):
-                nn.init.zeros_(module.conv2.weight)
-                nn.init.zeros_(module.conv2.bias)
-            elif isinstance(module, AttentionBlock):
-                nn.init.zeros_(module.proj.weight)
-                nn.init.zeros_(module.proj.bias)
+        zero_residual_branches(self)
         for head in self.heads:
             nn.init.zeros_(head.conv.weight)
             nn.init.zeros_(head.conv.bias)
 
-    def check_size(self, x: torch.Tensor) -> None:
-        """Raise a clear error when H or W cannot be halved ``depth`` times."""
-        H, W = x.shape[-2:]
-        m = 2**self.depth
-        if H % m or W % m:
-            raise ValueError(
-                f"UNet++: expected H and W divisible by {m} (the model halves them {self.depth} times), "
-                f"got {H}x{W}"
-            )
-
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        self.check_size(x)
+        check_halvable(x, self.depth, "UNet++")
         emb = self.time_embed(t)  # (B, E)
         X: dict[tuple[int, int], torch.Tensor] = {}
         h = self.stem(x)  # (B, C_0, H, W)

@@ -9,16 +9,18 @@ column j counts how many nested skip stages precede it; nodes with i + j <= dept
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
 
 import attrs
 
-from dvcore.api import each, ge, gt, lt, opt
+from dvcore.api import ResStackOptions, each, ge, gt, opt
 
 
-@attrs.frozen
-class UNetPPOptions:
-    """UNet++ for diffusion: nested dense skips, every node a time-conditioned res block."""
+@attrs.frozen(kw_only=True)
+class UNetPPOptions(ResStackOptions):
+    """UNet++ for diffusion: nested dense skips, every node a time-conditioned res block.
+
+    Time embedding, norm groups, attention heads, dropout and checkpointing: ``ResStackOptions``.
+    """
 
     depth: int = opt(4, "downsamplings L; the grid holds the nodes X^{i,j} with i + j <= L", ge(1))
     channels: list[int] = opt(
@@ -38,20 +40,6 @@ class UNetPPOptions:
         "output the mean of 1x1 heads on the top-row nodes X^{0,1..depth} (the paper's deep "
         "supervision; meant for regression) instead of one head on X^{0,depth}",
     )
-    time_embed_dim: int | None = opt(None, "width of the time embedding; unset = 4 x channels[0]", gt(0))
-    norm_groups: int = opt(32, "GroupNorm groups; every width must be a multiple", gt(0))
-    attn_heads: int = opt(4, "attention heads (unless attn_head_dim is set)", gt(0))
-    attn_head_dim: int | None = opt(
-        None, "channels per attention head; when set, overrides attn_heads", gt(0)
-    )
-    attn_dropout: float = opt(0.0, "dropout on the attention weights", ge(0), lt(1))
-    res_dropout: float = opt(0.0, "dropout inside each res block, before its second conv", ge(0), lt(1))
-    res_dropout_mode: Literal["element", "channel"] = opt(
-        "element",
-        "element = per-pixel nn.Dropout; channel = nn.Dropout2d, which ruined the UNet of the lab "
-        "lab notes (docs/lab_notes.md §G3), kept for the ablation",
-    )
-    grad_checkpointing: bool = opt(False, "recompute each block's activations in backward to save memory")
 
     @property
     def num_nodes(self) -> int:
@@ -68,20 +56,10 @@ class UNetPPOptions:
                     f"expected depth + 1 = {rows} entries (one per row), got {len(getattr(self, name))}",
                 )
         for i, c in enumerate(self.channels):
-            if c > 0 and self.norm_groups > 0 and c % self.norm_groups:
-                yield f"channels[{i}]", f"expected a multiple of norm_groups = {self.norm_groups}, got {c}"
+            message = self.groups_problem(c)
+            if message:
+                yield f"channels[{i}]", message
         for i, (on, c) in enumerate(zip(self.attn, self.channels, strict=False)):
-            if not on or c <= 0:
-                continue
-            if self.attn_head_dim is not None:
-                if self.attn_head_dim > 0 and c % self.attn_head_dim:
-                    yield (
-                        f"attn[{i}]",
-                        f"expected a width divisible by attn_head_dim = {self.attn_head_dim}, "
-                        f"got {c} (channels[{i}])",
-                    )
-            elif self.attn_heads > 0 and c % self.attn_heads:
-                yield (
-                    f"attn[{i}]",
-                    f"expected a width divisible by attn_heads = {self.attn_heads}, got {c} (channels[{i}])",
-                )
+            message = self.heads_problem(c) if on and c > 0 else None
+            if message:
+                yield f"attn[{i}]", f"{message} (channels[{i}])"

@@ -55,6 +55,7 @@ import torch
 
 from dvcore.diffusion.prediction import check_prediction_type, eps_from, x0_from
 from dvcore.diffusion.schedules import Schedule
+from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.options import ge, gt, lt, opt
 
 Tensor = torch.Tensor
@@ -98,6 +99,14 @@ class Grid:
     def sigma(self, i: int) -> float:
         """sqrt(1 - alpha_bar) at sampling step i (the noise coefficient)."""
         return math.sqrt(1.0 - self.alphas_cumprod[i])
+
+
+def spaced_grid(schedule: Schedule, num_steps: int, spacing: str, offset: int, *, final: float) -> Grid:
+    """``num_steps`` training steps spaced by ``spacing`` (``dvcore.diffusion.spacing``), noisiest first;
+    alpha_bar at each, and ``final`` (alpha_bar where the last step ends)."""
+    ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, spacing, offset)
+    ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
+    return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), final])
 
 
 class Prediction(NamedTuple):

@@ -28,10 +28,10 @@ from dvcore.diffusion.samplers.base import (
     Sampler,
     SamplerOptions,
     clip_sample_field,
+    spaced_grid,
     spacing_field,
 )
 from dvcore.diffusion.schedules import Schedule
-from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.options import ge, le, opt
 
 Tensor = torch.Tensor
@@ -58,10 +58,8 @@ class DDIMSampler(Sampler):
 
     def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
-        ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, o.timestep_spacing, o.steps_offset)
-        ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
-        final = 1.0 if o.set_alpha_to_one else ab[0]
-        return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), final])
+        final = 1.0 if o.set_alpha_to_one else float(schedule.alphas_cumprod[0])
+        return spaced_grid(schedule, num_steps, o.timestep_spacing, o.steps_offset, final=final)
 
     def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
         o = self.options

@@ -32,10 +32,10 @@ from dvcore.diffusion.samplers.base import (
     Sampler,
     SamplerOptions,
     clip_sample_field,
+    spaced_grid,
     spacing_field,
 )
 from dvcore.diffusion.schedules import Schedule
-from dvcore.diffusion.spacing import spaced_timesteps
 from dvcore.options import opt
 
 Tensor = torch.Tensor
@@ -60,9 +60,7 @@ class DDPMSampler(Sampler):
 
     def grid(self, schedule: Schedule, num_steps: int) -> Grid:
         o = self.options
-        ts = spaced_timesteps(schedule.num_train_timesteps, num_steps, o.timestep_spacing, o.steps_offset)
-        ab = schedule.alphas_cumprod.tolist()  # alpha_bar by training step
-        return Grid(torch.from_numpy(ts), [*(ab[int(t)] for t in ts), 1.0])
+        return spaced_grid(schedule, num_steps, o.timestep_spacing, o.steps_offset, final=1.0)
 
     def loop(self, denoise: Denoiser, x: Tensor, grid: Grid, generator: Generator) -> Tensor:
         for i in range(len(grid)):

@@ -84,7 +84,7 @@ class DPMSolverSampler(Sampler):
             else:
                 h = lam[i + 1] - lam[i]
                 d = pred_x0
-                if not first_order:
+                if not first_order and prev_x0 is not None:  # (first_order whenever prev_x0 is None)
                     r = (lam[i] - lam[i - 1]) / h
                     d = pred_x0 + (pred_x0 - prev_x0) / (2 * r)  # DPM-Solver++(2M), algorithm 2
                 x = (sigma[i + 1] / sigma[i]) * x - (alpha[i + 1] * math.expm1(-h)) * d
