@@ -52,7 +52,13 @@ def test_partial_keys_load_what_matches_and_report_the_rest(source, tiny_recipe)
         assert torch.equal(state[name], fresh[name])  # unmatched: the fresh initialisation stays
 
 
-def test_init_from_trains_a_new_run_from_step_zero_and_records_provenance(source, tiny_recipe, tmp_path):
+def test_init_from_trains_a_new_run_from_step_zero_and_records_provenance(
+    source, tiny_recipe, tmp_path, monkeypatch
+):
+    from dvcore.track.base import Tracker
+
+    logged: list[dict] = []
+    monkeypatch.setattr(Tracker, "log_hparams", lambda self, hparams: logged.append(hparams))
     result = CliRunner().invoke(
         main,
         [
@@ -76,6 +82,10 @@ def test_init_from_trains_a_new_run_from_step_zero_and_records_provenance(source
     assert summary["steps"] == 1  # a fresh schedule, not the source's step 3
     assert summary["init"]["from"] == str(source) and summary["init"]["step"] == 3
     assert (tmp_path / "tuned" / "init.json").exists()
+    # the tracker's hparams carry the same provenance: source run, step, the weights file's checksum
+    (hparams,) = logged
+    assert hparams["init_provenance"] == summary["init"] and len(summary["init"]["sha256"]) == 64
+    assert hparams["init"]["from"] == str(source)  # and the resolved recipe's [init] section
 
 
 def test_another_checkpoint_by_step(source):

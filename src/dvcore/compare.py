@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -289,10 +290,29 @@ def default_out(paths: list[Path], runs: list[Path]) -> Path:
     return common / "compare"
 
 
+def sweep_names(paths: list[Path]) -> list[str]:
+    """The names of the sweeps among ``paths`` (directories with a sweep.json)."""
+    names = []
+    for path in paths:
+        if (path / SWEEP_FILE).exists():
+            try:
+                names.append(str(json.loads((path / SWEEP_FILE).read_text())["name"]))
+            except (OSError, ValueError, KeyError):
+                continue
+    return names
+
+
 def track(
-    table: Comparison, markdown_text: str, image: Any, out: Path, first_run: Path, registry: Any
+    table: Comparison,
+    markdown_text: str,
+    image: Any,
+    out: Path,
+    first_run: Path,
+    registry: Any,
+    sweeps: Sequence[str] = (),
 ) -> None:
-    """Log the table (and plot) as a run of its own in the tracker of the first run's recipe."""
+    """Log the table (and plot) as a run of its own in the tracker of the first run's recipe, tagged
+    ``compare`` and ``sweep:<name>`` for each sweep compared (so it sits beside the sweep's runs)."""
     from dvcore import recipe as recipes
     from dvcore.run import RECIPE_FILE
     from dvcore.track.base import RunInfo
@@ -304,7 +324,7 @@ def track(
         directory=out,
         runs_root=Path(recipe.runs_root),
         description=f"dvcore compare of {sum(len(r.runs) for r in table.rows)} runs",
-        tags=(recipe.experiment, "compare"),
+        tags=(recipe.experiment, "compare", *(f"sweep:{name}" for name in sweeps)),
     )
     tracker = registry.get("tracker", recipe.tracker.name).build(recipe.tracker.options, run=info)
     try:

@@ -7,7 +7,7 @@ plugin: ``update(generated, real_or_None)``, ``compute()``, ``save_reference(pat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,16 +83,24 @@ def build_metrics(names: list[str], options: dict[str, Any], registry: Registry)
 
 def score_sets(samples: Path, reference: Path, metrics: dict[str, Any], batch_size: int) -> dict[str, float]:
     """Scores between generated ``samples`` and ``reference`` (a folder/npz of images, or a stats .npz)."""
-    for batch in image_batches(samples, batch_size):
+    reference_is_stats = reference.suffix == ".npz" and is_stats_file(reference)
+    real = [] if reference_is_stats else image_batches(reference, batch_size)
+    return score_batches(metrics, image_batches(samples, batch_size), real)
+
+
+def score_batches(
+    metrics: dict[str, Any], generated: Iterable[torch.Tensor], reference: Iterable[torch.Tensor]
+) -> dict[str, float]:
+    """Set-level scores: each generated batch as ``update(batch, None)``, then each reference batch as
+    ``update(None, batch)`` for the metrics that have a real side not read from a statistics file."""
+    for batch in generated:
         for metric in metrics.values():
             metric.update(batch, None)
-    reference_is_stats = reference.suffix == ".npz" and is_stats_file(reference)
-    if not reference_is_stats:
-        for batch in image_batches(reference, batch_size):
-            for metric in metrics.values():
-                if getattr(metric, "uses_reference", True):
-                    metric.update(None, batch)
-    return {name: metric.compute() for name, metric in metrics.items()}
+    for batch in reference:
+        for metric in metrics.values():
+            if getattr(metric, "uses_reference", True) and getattr(metric, "reference", None) is None:
+                metric.update(None, batch)
+    return {name: float(metric.compute()) for name, metric in metrics.items()}
 
 
 def is_stats_file(path: Path) -> bool:

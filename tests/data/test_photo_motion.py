@@ -38,6 +38,15 @@ def test_a_clip_is_a_function_of_seed_split_and_index():
         first[10]
 
 
+def test_eval_seed_fixes_the_eval_clips_whatever_the_run_seed():
+    options = PhotoMotionOptions(height=24, width=32, num_train=4, num_eval=2, eval_seed=0)
+    run_seed_1 = PhotoMotion(options, split="eval", seed=1)
+    seed_0 = PhotoMotion(attrs.evolve(options, eval_seed=None), split="eval", seed=0)
+    assert torch.equal(run_seed_1[1]["frames"], seed_0[1]["frames"])
+    train_1 = PhotoMotion(options, split="train", seed=1)  # train clips still follow the run's seed
+    assert not torch.equal(train_1[0]["frames"], PhotoMotion(options, split="train", seed=0)[0]["frames"])
+
+
 def test_eval_photos_never_appear_in_train_clips():
     options = PhotoMotionOptions(height=32, width=32, sprites=[2, 2], num_train=60, num_eval=30)
     splits = split_photos(options)

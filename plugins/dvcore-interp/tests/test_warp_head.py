@@ -20,7 +20,9 @@ def tiny(**kwargs) -> PatchInterpolatorOptions:
     return PatchInterpolatorOptions(**{**TINY, "motion": "learned", **kwargs})
 
 
-@pytest.mark.parametrize("extra", [{}, {"warped_inputs": True}, {"head": "conv"}])
+@pytest.mark.parametrize(
+    "extra", [{}, {"warped_inputs": True}, {"head": "conv"}, {"warped_inputs": True, "motion_inputs": True}]
+)
 def test_learned_motion_starts_at_the_flow_baseline(extra: dict) -> None:
     model = build_patch_interpolator(tiny(**extra), in_channels=12, out_channels=3)
     x = torch.rand(2, 12, 24, 19)
@@ -63,8 +65,17 @@ def test_training_steps_move_flow_and_mask_weights() -> None:
     assert rows[:4].abs().sum() > 0 and rows[4].abs().sum() > 0 and rows[5:].abs().sum() > 0
 
 
+def test_motion_inputs_reach_the_tokens() -> None:
+    model = build_patch_interpolator(
+        tiny(warped_inputs=True, motion_inputs=True), in_channels=12, out_channels=3
+    )
+    assert model.embed.proj.in_features == (12 + 6 + 5) * 4  # frames, warps, F_t0, F_t1, w per 2x2 token
+
+
 def test_learned_motion_meta_device_shapes() -> None:
-    model = build_patch_interpolator(tiny(warped_inputs=True), in_channels=12, out_channels=3).to("meta")
+    model = build_patch_interpolator(
+        tiny(warped_inputs=True, motion_inputs=True), in_channels=12, out_channels=3
+    ).to("meta")
     assert model(torch.empty(2, 12, 16, 16, device="meta"), torch.zeros(2, device="meta")).shape == (
         2,
         3,
@@ -92,6 +103,17 @@ def registry() -> Registry:
             "motion: 'learned' is single-scale",
         ),
         ({"motion": "rife"}, "motion"),
+        ({"motion_inputs": True}, "motion_inputs: expected motion = 'learned'"),
+        (
+            {
+                "motion": "learned",
+                "prior": "flow",
+                "residual": True,
+                "motion_inputs": True,
+                "tokens": "quantized",
+            },
+            "motion_inputs: expected tokens = 'linear'",
+        ),
     ],
 )
 def test_learned_motion_problems_are_reported_with_their_field(options: dict, expected: str) -> None:

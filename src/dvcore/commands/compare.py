@@ -41,5 +41,6 @@ def compare(paths: tuple[Path, ...], metrics: tuple[str, ...], out: Path | None,
         save_png(image, out / "compare.png")
         written.append(out / "compare.png")
     if track:
-        comparing.track(table, markdown, image, out, runs[0], registry())
+        sweeps = comparing.sweep_names(list(paths))
+        comparing.track(table, markdown, image, out, runs[0], registry(), sweeps)
     click.echo(", ".join(str(p) for p in written))

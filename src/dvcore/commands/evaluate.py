@@ -1,12 +1,13 @@
 """`dvcore eval`: score generated images, make reference statistics, evaluate trained runs.
 
-- ``gen``: FID / KID / IS of a folder (or npz) of generated images against a reference;
+- ``gen``: FID / KID / IS of a folder (or npz) of generated images against a reference, or of a
+  generation run's samples against the eval images of its data (or other data);
 - ``stats``: the reference statistics of a set of images, computed once;
 - ``interp``: per-clip PSNR / SSIM of an interpolation run beside its baselines (copy, blend, flow),
   with each clip's motion and the gain over blend / flow against motion (PNG);
 - ``loss-per-t``: a diffusion run's held-out loss in buckets of t.
 
-``interp`` and ``loss-per-t`` score a run on other data with ``--data FILE.toml`` (its data
+``gen RUN``, ``interp`` and ``loss-per-t`` score a run on other data with ``--data FILE.toml`` (its data
 section replaces the run's) and ``--set data.key=value``; only the eval split is built.
 """
 
@@ -22,10 +23,12 @@ from rich.console import Console
 from rich.table import Table
 
 from dvcore import recipe as recipes
+from dvcore.atomic import write_text_atomic
 from dvcore.commands.common import (
     batch_size_option,
     data_option,
     ema_option,
+    eta_option,
     eval_overrides_option,
     fail,
     features_option,
@@ -35,11 +38,15 @@ from dvcore.commands.common import (
     registry,
     require_capability,
     run_dir_argument,
+    sampler_option,
+    sampler_override,
     seed_option,
+    steps_option,
     track_option,
     weights_option,
 )
-from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep
+from dvcore.rundir import RECIPE_FILE
+from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep, SamplesImages
 
 
 @click.group("eval")
@@ -63,55 +70,198 @@ def _has_field(kind: str, name: str, field: str) -> bool:
 
 
 @eval_group.command("gen")
-@click.argument("samples", type=click.Path(path_type=Path))
+@click.argument("samples", metavar="SAMPLES_OR_RUN", type=click.Path(path_type=Path))
 @click.option(
     "--ref",
     "reference",
     type=click.Path(path_type=Path),
-    required=True,
-    help="Reference images (folder or npz of images) or statistics (.npz from `dvcore eval stats`).",
+    help="Reference images (folder or npz of images) or statistics (.npz from `dvcore eval stats`); "
+    "required for SAMPLES; for a RUN the default is the eval split of its data (or of --data / --set).",
 )
 @click.option("--metric", "metric_names", multiple=True, default=("fid", "kid"), show_default=True)
 @features_option
 @weights_option
 @batch_size_option(64)
 @click.option("--json", "as_json", is_flag=True)
-def eval_gen(
-    samples: Path,
-    reference: Path,
-    metric_names: tuple[str, ...],
-    features: str | None,
-    weights: str | None,
-    batch_size: int,
-    as_json: bool,
-) -> None:
-    """Score generated SAMPLES (a folder of images or an npz) against a reference."""
-    from dvcore.evaluation import build_metrics, check_source, count_images, is_stats_file, score_sets
+@click.option(
+    "--num",
+    "-n",
+    type=click.IntRange(min=1),
+    help="RUN: images to generate (default: as many as the reference).",
+)
+@click.option(
+    "--max-samples", type=click.IntRange(min=1), help="RUN: use the first N eval images as reference."
+)
+@sampler_option
+@steps_option
+@eta_option
+@ema_option
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="RUN: image i depends on (seed, i) only."
+)
+@click.option("--out", type=click.Path(path_type=Path), help="RUN: folder for gen_summary.json.")
+@track_option
+@eval_overrides_option
+@data_option
+def eval_gen(samples: Path, reference: Path | None, metric_names: tuple[str, ...], **options: Any) -> None:
+    """Score generated SAMPLES (a folder of images or an npz), or a generation RUN, against a reference.
 
-    problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")
-    if problems:
-        fail(problems, "the arguments")
-    options = _feature_options(features, weights, batch_size)
-    is_stats = reference.suffix == ".npz" and is_stats_file(reference)
+    For a RUN directory the images are sampled from its model (EMA when it kept one), exactly those
+    `dvcore sample RUN --seed S` writes, and scored against the eval split of the run's data, or of
+    other data with --data FILE.toml (its data section replaces the run's) and --set data.key=value:
+    only that eval split is built. The output names the data and goes to RUN/eval-<data>/gen_summary.json
+    (RUN/eval/ for the run's own data) unless --out says otherwise.
+    """
+    if (samples / RECIPE_FILE).exists():
+        _eval_gen_run(samples, reference, metric_names, **options)
+        return
+    run_only = [
+        f"--{k.replace('_', '-')}" for k in RUN_ONLY if options[k] not in (None, (), RUN_DEFAULTS.get(k))
+    ]
+    if run_only or options["data_file"]:
+        given = run_only + (["--data"] if options["data_file"] else [])
+        fail(
+            [f"{', '.join(given)}: only for a RUN directory; {samples} has no {RECIPE_FILE}"], "the arguments"
+        )
+    if reference is None:
+        fail(["--ref: required when SAMPLES is a folder or npz of images"], "the arguments")
+    _eval_gen_folder(samples, reference, metric_names, options)
+
+
+RUN_ONLY = ("num", "max_samples", "sampler", "steps", "eta", "ema", "seed", "out", "overrides")
+RUN_DEFAULTS = {"seed": 0}
+
+
+def _set_metrics(
+    metric_names: tuple[str, ...], options: dict[str, Any], reference: Path | None
+) -> dict[str, Any]:
+    """The --metric components with the feature options (a statistics file as their reference)."""
+    from dvcore.evaluation import build_metrics, is_stats_file
+
+    feature_options = _feature_options(options["features"], options["weights"], options["batch_size"])
+    is_stats = reference is not None and reference.suffix == ".npz" and is_stats_file(reference)
     metrics = {}
     try:
         with reading("the metric options"):
             for name in metric_names:
                 wants_ref = is_stats and _has_field("metric", name, "reference")
                 extra = {"reference": str(reference)} if wants_ref else {}
-                metrics.update(build_metrics([name], {**options, **extra}, registry()))
+                metrics.update(build_metrics([name], {**feature_options, **extra}, registry()))
     except (FileNotFoundError, ValueError) as exc:
         fail([str(exc)], str(reference))
-    scores = score_sets(samples, reference, metrics, batch_size)
+    return metrics
+
+
+def _print_scores(title: str, scores: dict[str, float], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(scores))
         return
-    table = Table(title=f"{samples} ({count_images(samples)} images) vs {reference}")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in scores.items():
         table.add_row(name, f"{value:.6g}")
     Console().print(table)
+
+
+def _eval_gen_folder(
+    samples: Path, reference: Path, metric_names: tuple[str, ...], options: dict[str, Any]
+) -> None:
+    from dvcore.evaluation import check_source, count_images, score_sets
+
+    problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")
+    if problems:
+        fail(problems, "the arguments")
+    metrics = _set_metrics(metric_names, options, reference)
+    scores = score_sets(samples, reference, metrics, options["batch_size"])
+    title = f"{samples} ({count_images(samples)} images) vs {reference}"
+    _print_scores(title, scores, options["as_json"])
+
+
+def _eval_gen_run(
+    run_dir: Path,
+    reference: Path | None,
+    metric_names: tuple[str, ...],
+    *,
+    num: int | None,
+    max_samples: int | None,
+    sampler: str | None,
+    steps: int | None,
+    eta: float | None,
+    ema: bool | None,
+    seed: int,
+    out: Path | None,
+    track: bool,
+    overrides: tuple[str, ...],
+    data_file: Path | None,
+    as_json: bool,
+    **feature_options: Any,
+) -> None:
+    """`dvcore eval gen RUN`: sample from the run's model and score the images against a reference."""
+    from dvcore.evaluation import (
+        check_source,
+        count_images,
+        describe_data,
+        image_batches,
+        is_stats_file,
+        score_batches,
+    )
+    from dvcore.gen_scoring import eval_split_images, generated_batches
+    from dvcore.track.run_tracker import log_scalars_to_run
+    from dvcore.train.trainer import Head
+
+    if reference is not None and (problems := check_source(reference, "--ref")):
+        fail(problems, "the arguments")
+    data, tag = other_data(data_file, overrides)
+    run = load_run(run_dir, ema, "cpu", overrides, data)
+    require_capability(run, SamplesImages, "eval gen")
+    chosen = sampler_override(sampler, eta, run)
+    batch_size = feature_options["batch_size"]
+    metrics = _set_metrics(metric_names, {**feature_options}, reference)
+    if reference is None:
+        eval_split = run.task.datasets()["eval"]
+        num_reference: int | None = len(Head(eval_split, max_samples))
+        real = eval_split_images(eval_split, max_samples, batch_size)
+        reference_name = f"eval split of {describe_data(run.recipe.data)}"
+    elif reference.suffix == ".npz" and is_stats_file(reference):
+        num_reference, real, reference_name = None, iter(()), f"statistics {reference}"
+    else:
+        num_reference, real = count_images(reference), image_batches(reference, batch_size)
+        reference_name = str(reference)
+    num = num or num_reference
+    if num is None:
+        fail(["--num: required when --ref is a statistics file"], "the arguments")
+    with reading(run_dir):
+        generated = generated_batches(
+            run.task, run.model, num, batch_size=batch_size, seed=seed, sampler=chosen, num_steps=steps
+        )
+        scores = score_batches(metrics, generated, real)
+    record = {
+        "step": run.step,
+        "weights": run.weights,
+        "generated": num,
+        "seed": seed,
+        "sampler": sampler or (run.recipe.sampler.name if run.recipe.sampler else None),
+        "steps": steps or getattr(getattr(run.task, "options", None), "sample_steps", None),
+        "reference": reference_name,
+        "reference_images": num_reference,
+        "data": recipes.to_dict(run.recipe, registry())["data"] if reference is None else None,
+        "scores": scores,
+    }
+    out = out or run_dir / (f"eval-{tag}" if tag else "eval")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "gen_summary.json", json.dumps(record, indent=2))
+    if track:
+        context = f"eval_gen-{tag}" if tag else "eval_gen"
+        log_scalars_to_run(run, {f"model/{k}": v for k, v in scores.items()}, run.step, context, registry())
+    if not as_json:
+        click.echo(f"data: {reference_name}")
+    title = f"{run_dir}: {num} images sampled at step {run.step} ({run.weights} weights) vs " + (
+        f"{num_reference} reference images" if num_reference else "the reference statistics"
+    )
+    _print_scores(title, scores, as_json)
+    if not as_json:
+        click.echo(str(out / "gen_summary.json"))
 
 
 @eval_group.command("stats")
@@ -320,7 +470,8 @@ def eval_loss_per_t(
     figure = held_out.figure()
     save_png(figure, out / "loss_per_t.png")
     if track:
-        log_images_to_run(run, [{"loss_per_t": figure}], [("loss_per_t", run.step)], registry())
+        context = f"loss_per_t-{tag}" if tag else "loss_per_t"  # other data: its own curve beside the run's
+        log_images_to_run(run, [{"loss_per_t": figure}], [(context, run.step)], registry())
     click.echo(
         f"{out / 'loss_per_t.csv'}, {out / 'loss_per_t.png'}: {buckets} buckets, {held_out.count} samples "
         f"of data: {describe_data(run.recipe.data)}"

@@ -13,7 +13,9 @@ filters when shrinking; the same as scaling the whole image and cropping its cen
 or 1/8 scale first (``Image.draft``): CelebA's 178x218 -> 64 decodes at half size.
 
 Eval split: the images under ``eval_root`` when set, else a held-out fraction of
-them chosen by a hash of their relative paths (see ``dvcore.data.clips``).
+them chosen by a hash of their relative paths (see ``dvcore.data.clips``). Scoring a run on
+other images (``dvcore eval gen RUN --set data.eval_root=...``) builds only the eval split:
+with ``eval_root`` set, ``root`` then need not hold any images.
 ``hflip`` flips train images left-right with probability 1/2, seeded per sample.
 """
 
@@ -28,6 +30,7 @@ import torch
 from dvcore.data.augment import Augment, hflip_field, sample_generator
 from dvcore.data.clips import check_split, hold_out, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, to_unit_float
+from dvcore.data.splits import offered
 from dvcore.errors import raise_recipe_problems
 from dvcore.options import existing_path, gt, lt, opt
 
@@ -66,15 +69,19 @@ def image_paths(root: Path) -> list[str]:
 def scan(options: ImageFolderOptions) -> tuple[dict[str, list[Path]], list[tuple[str, str]]]:
     """Each split's image paths, and the problems found."""
     root = Path(options.root).expanduser()
-    names = image_paths(root)
-    if not names:
-        return {}, [("root", f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {str(root)!r}")]
     if options.eval_root is not None:
         eval_root = Path(options.eval_root).expanduser()
         eval_names = image_paths(eval_root)
         if not eval_names:
             return {}, [("eval_root", f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {str(eval_root)!r}")]
-        return {"train": [root / n for n in names], "eval": [eval_root / n for n in eval_names]}, []
+        splits = {"eval": [eval_root / n for n in eval_names]}
+        if "train" not in offered():  # scoring a run: the train images are neither read nor required
+            return splits, []
+    names = image_paths(root)
+    if not names:
+        return {}, [("root", f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {str(root)!r}")]
+    if options.eval_root is not None:
+        return {"train": [root / n for n in names], **splits}, []
     if len(names) < 2:
         return {}, [
             (

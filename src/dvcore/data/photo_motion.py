@@ -68,6 +68,9 @@ class PhotoMotionOptions:
     num_frames: int = opt(5, "frames per clip (odd: the middle one is the target)", ge(3), odd)
     num_train: int = opt(20_000, "clips in the train split", gt(0))
     num_eval: int = opt(64, "clips in the eval split", gt(0))
+    eval_seed: int | None = opt(
+        None, "seed of the eval clips; unset = the recipe's seed (set it to compare runs across seeds)", ge(0)
+    )
     photos: list[str] = opt(
         attrs.NOTHING, f"photographs to use, of: {', '.join(PHOTOS)}", factory=lambda: list(PHOTOS)
     )
@@ -342,6 +345,8 @@ class PhotoMotion(Sequence[dict[str, torch.Tensor]]):
 
     def __init__(self, options: PhotoMotionOptions, *, split: str, seed: int):
         check_split(split)
+        if split == "eval" and options.eval_seed is not None:
+            seed = options.eval_seed  # the same eval clips whatever the training seed
         self.options, self.split, self.seed = options, split, seed
         self.photos = split_photos(options)[split]
         self.length = options.num_train if split == "train" else options.num_eval

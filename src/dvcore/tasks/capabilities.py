@@ -7,6 +7,7 @@ gets the command, and one that does not is answered with one line naming the tas
 its distribution (``require``; exit code 2):
 
 - ``dvcore sample``            ``SamplesImages.sample``
+- ``dvcore eval gen RUN``      ``SamplesImages.sample``
 - ``dvcore movie``             ``MakesMovieFrames.movie_frames``
 - ``dvcore eval interp``       ``EvaluatesRuns.evaluate_run``
 - ``dvcore eval loss-per-t``   ``LossPerTimestep.loss_per_timestep``

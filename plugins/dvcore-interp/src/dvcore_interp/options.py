@@ -79,6 +79,11 @@ class PatchInterpolatorOptions:
         "prior = flow: fixed = correct the flow interpolation in RGB; learned = also correct its two "
         "flows and its blend mask per pixel (warp_head.py; residual = true, scales = 1)",
     )
+    motion_inputs: bool = opt(
+        False,
+        "motion = learned: the prior's two intermediate flows and its blend weight (5 channels) join the "
+        "input (linear tokens)",
+    )
     flow_preset: Literal["ultrafast", "fast", "medium"] = opt(
         "medium", "prior = flow: OpenCV DIS preset (speed against accuracy)"
     )
@@ -145,6 +150,10 @@ class PatchInterpolatorOptions:
                 yield "motion", "'learned' starts at the flow prior: expected residual = true, got false"
             if self.scales != 1:
                 yield "motion", f"'learned' is single-scale: expected scales = 1, got {self.scales}"
+        if self.motion_inputs and self.motion != "learned":
+            yield "motion_inputs", f"expected motion = 'learned' (they are its flows), got {self.motion!r}"
+        if self.motion_inputs and self.tokens != "linear":
+            yield "motion_inputs", f"expected tokens = 'linear' (flows are not colours), got {self.tokens!r}"
         if len(self.value_range) != 2 or not self.value_range[0] < self.value_range[1]:
             yield "value_range", f"expected [low, high] with low < high, got {self.value_range!r}"
         # Compared in logs: a huge frame_channels must not build (or print) a huge integer.

@@ -24,7 +24,7 @@ from dvcore.api import raise_problems
 from dvcore.nn import TimestepEmbedder, TransformerBlock, sincos_2d
 from dvcore_interp.options import PatchInterpolatorOptions
 from dvcore_interp.prior import resolve_prior
-from dvcore_interp.warp_head import WarpHead, head_channels
+from dvcore_interp.warp_head import MOTION_CHANNELS, WarpHead, head_channels
 
 # ----------------------------------------------------------------------------------------------
 # Token embeddings
@@ -135,6 +135,8 @@ class PatchInterpolator(nn.Module):
         problems += prior_problems
         raise_problems("patch_interpolator", problems)
         extra = self.prior_fn.extra_channels if self.prior_fn is not None else 0  # the warped frames
+        self.motion_inputs = o.motion_inputs
+        extra += MOTION_CHANNELS if o.motion_inputs else 0  # F_t0, F_t1, w
 
         depth, d_model, heads = o.dims
         self.in_channels, self.out_channels, self.frame_channels = in_channels, out_channels, o.frame_channels
@@ -241,6 +243,11 @@ class PatchInterpolator(nn.Module):
         motion = self.prior_fn.motion(x) if self.prior_fn is not None else None
         prior, extra = (motion.frame, motion.warped) if motion is not None else (None, None)
         inputs = x if extra is None else torch.cat([x, extra], dim=1)  # (B, C_in + E, H, W)
+        if self.motion_inputs:
+            assert motion is not None and motion.flow_t0 is not None and motion.flow_t1 is not None
+            assert motion.weight_0 is not None
+            flows = torch.cat([motion.flow_t0, motion.flow_t1, motion.weight_0], dim=1)  # (B, 5, H, W)
+            inputs = torch.cat([inputs, flows], dim=1)  # (B, C_in + E + 5, H, W)
         windows, nh, nw = self.extract_windows(inputs)  # (B*L, C_in + E, S, S), L = nh*nw
         emb = self.t_embedder(t) if cond is None else self.t_embedder(t) + cond  # (B, D)
         cond = emb.repeat_interleave(nh * nw, dim=0)  # (B*L, D)

@@ -21,6 +21,7 @@ instead of C (RIFE / IFNet's head, Huang et al., ECCV 2022, over a classical flo
 
 Warping is bilinear ``grid_sample`` (``dvcore.api.backward_warp``), differentiable in the flow.
 The last layer starts at zero, so at step 0 the output is the flow prior (to float rounding).
+``motion_inputs`` also shows the windows the flows and the weight they correct (5 input channels).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from dvcore.api import backward_warp
 from dvcore_interp.prior import FlowMotion
 
 Tensor = torch.Tensor
+
+#: ``motion_inputs``: the channels the prior's motion adds to the input (F_t0, F_t1 in pixels, w).
+MOTION_CHANNELS = 5
 
 #: The prior's occlusion weight is kept this far from 0 and 1 before its logit is taken.
 MASK_EPS = 1e-4
