@@ -57,6 +57,11 @@ IN_CHANNELS, OUT_CHANNELS = 12, 3  # 4 context frames of 3 channels in, the midd
 WIDTH, HEIGHT = 448, 256
 
 
+# One fake mode for every full-frame measurement: the models measured in it are built in it, so
+# their weights are fake too and a view of a weight shares its storage, as it does in a real run.
+FAKE = FakeTensorMode(allow_non_fake_inputs=True)
+
+
 def build(**overrides: Any) -> torch.nn.Module:
     component = default_registry().get("backbone", "patch_interpolator")
     options = component.options(**{**MODEL, **overrides})
@@ -78,7 +83,7 @@ def measure(
     """Peak MiB of one step (weights included; gradients freed before)."""
     model.train(train)
     model.zero_grad(set_to_none=True)
-    mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+    mode = FAKE if fake else contextlib.nullcontext()
     with mode:
         x = torch.rand(batch, IN_CHANNELS, h, w)  # (B, 12, H, W)
         t = torch.zeros(batch)
@@ -119,7 +124,8 @@ def timed(
     return median_spread(per_window)
 
 
-GEOMETRIES = {"16->8": {}, "24->16": {"src_field": 24, "tgt_field": 16}}  # the notes' OOM: 24 -> 16
+# src -> tgt field: options, and the window_chunk of its chunked rows (a quarter of a frame's windows)
+GEOMETRIES = {"16->8": ({}, 448), "24->16": ({"src_field": 24, "tgt_field": 16}, 112)}  # the notes' OOM
 
 
 def row_name(train: bool, ckpt: bool, chunked: bool, chunk: int) -> str:
@@ -130,7 +136,6 @@ def row_name(train: bool, ckpt: bool, chunked: bool, chunk: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chunk", type=int, default=256, help="window_chunk of the chunked rows")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--crop", type=int, default=16, help="side of the crop the speed is measured on")
     parser.add_argument("--threads", type=int, default=1)
@@ -141,9 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
 
     # 1. the tracker under fake tensors measures what a real run allocates (a small crop, size S)
-    small = build(size="S")
+    small = {False: build(size="S")}
+    with FAKE:
+        small[True] = build(size="S")
     check = {
-        (train, fake): measure(small, 2, 24, 24, train, "fp32", fake)
+        (train, fake): measure(small[fake], 2, 24, 24, train, "fp32", fake)
         for train in (True, False)
         for fake in (False, True)
     }
@@ -151,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     # 2. full frame, measured under fake tensors
     measured: list[dict[str, Any]] = []
     models: dict[str, dict[str, Any]] = {}
-    for geometry, extra in GEOMETRIES.items():
-        plain = build(**extra)
-        chunked = build(**extra, window_chunk=args.chunk)
+    for geometry, (extra, chunk) in GEOMETRIES.items():
+        with FAKE:
+            plain = build(**extra)
+            chunked = build(**extra, window_chunk=chunk)
         models[geometry] = {
             "tokens": plain.grid**2,
             "per_frame": windows_per_frame(plain, HEIGHT, WIDTH),
@@ -171,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                     {"geometry": geometry, "train": train, "precision": precision, "batch": batch,
                      "chunked": model is chunked, "ckpt": ckpt, "depth": DEPTH, "peak": peak}
                 )  # fmt: skip
-    half = build(depth=DEPTH // 2)  # memory must be linear in layers
+    with FAKE:
+        half = build(depth=DEPTH // 2)  # memory must be linear in layers
     for precision in ("fp32", "bf16"):
         peak = measure(half, 1, HEIGHT, WIDTH, True, precision, fake=True) * 2**20
         measured.append(
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     def live(m: dict[str, Any]) -> int:
         n = m["batch"] * models[m["geometry"]]["per_frame"]
         chunk_bounds = m["chunked"] and (m["ckpt"] or not m["train"])
-        return min(args.chunk, n) if chunk_bounds else n
+        return min(GEOMETRIES[m["geometry"]][1], n) if chunk_bounds else n
 
     coeff = {}
     for m in measured:
@@ -269,7 +278,7 @@ def report(
                 "measured / predicted"),
     ]  # fmt: skip
     for m in measured:
-        name = row_name(m["train"], m["ckpt"], m["chunked"], args.chunk)
+        name = row_name(m["train"], m["ckpt"], m["chunked"], GEOMETRIES[m["geometry"]][1])
         lines.append(
             row(m["geometry"], "training" if m["train"] else "inference", m["precision"], m["batch"],
                 m["depth"], name, f"{m['peak'] / 2**30:.2f} GiB", f"{m['predicted'] / 2**30:.2f} GiB",

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import torch
 from bench import Session, command_line, header, machine, row, write_report  # a sibling module
-from scipy import linalg
 from torch import nn
 
 from dvcore.inference import load_run
@@ -88,11 +87,11 @@ def statistics_of(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))  (Heusel et al. 2017, eq. 6)."""
-    (mu_a, s_a), (mu_b, s_b) = a, b
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    covmean = covmean.real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * covmean))
+    """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))  (Heusel et al. 2017, eq. 6), by the
+    metrics plugin's FID code (exact on the rank-deficient covariances ReLU features give)."""
+    from dvcore_metrics.fid import frechet_distance as fd
+
+    return fd(a[0], a[1], b[0], b[1])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -128,6 +127,27 @@ def sample_features(
     cpu = time.process_time() - started
     with torch.no_grad():
         return classifier.features(torch.cat(images)), model.calls // len(images), cpu
+
+
+def diffusers_ddim_gap(run: Any, ddim: Any, steps: int = 50, num: int = 16) -> float:
+    """Largest difference (in [0, 1]) between dvcore's DDIM and diffusers' DDIMScheduler driving this
+    trained model from the same noise: the check benchmarks/results/vs_diffusers.md refers to."""
+    from diffusers import DDIMScheduler
+
+    rd, o = run.task.diffusion, ddim.options
+    scheduler = DDIMScheduler(
+        num_train_timesteps=rd.schedule.num_train_timesteps, trained_betas=rd.schedule.betas.tolist(),
+        timestep_spacing=o.timestep_spacing, clip_sample=o.clip_sample, set_alpha_to_one=o.set_alpha_to_one,
+        prediction_type={"eps": "epsilon", "x0": "sample", "v": "v_prediction"}[rd.prediction_type],
+    )  # fmt: skip
+    scheduler.set_timesteps(steps)
+    noise = torch.randn((num, *run.task.image_shape), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours = ddim.sample(run.model, noise, rd.schedule, num_steps=steps, prediction_type=rd.prediction_type)
+        x = noise
+        for t in scheduler.timesteps:
+            x = scheduler.step(run.model(x, t.float().expand(num)), t, x, eta=0.0).prev_sample
+    return float((ours.x0 - x).abs().max()) / 2  # [-1, 1] -> [0, 1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     answers = {ref: answer(fd[ref], nfe) for ref in refs}
+    gap = diffusers_ddim_gap(run, registry.get("sampler", "ddim").build())
     rd = run.task.diffusion
     lines = [
         "# Sampling quality per model evaluation (digits)",
@@ -201,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- {args.num} images per cell, {args.seeds} noise sets (the same noise for every sampler; DDIM-50 "
         "on at least 2, which gives the target's spread); FD: mean (min-max over noise sets); samplers with "
         "their default options; NFE counted by wrapping the model",
+        f"- this model's DDIM-50 (clipped x0) vs diffusers' DDIMScheduler on it, same noise: largest "
+        f"difference {gap:.1e} (in [0, 1])",
         f"- floor: {args.num} real train digits score FD {statistics.mean(floor):.2f} "
         f"({min(floor):.2f}-{max(floor):.2f}) against the {len(splits['eval'])} held-out digits",
         "",

@@ -42,3 +42,30 @@ def test_gpu_check_dry_run_on_cpu(tmp_path, monkeypatch):
     versus = (tmp_path / "gpu_vs_diffusers.md").read_text()
     assert "dvcore Trainer" in versus and "diffusers DDIMPipeline" in versus
     sys.modules.pop("gpu_check", None)
+
+
+def test_peak_memory_counts_the_same_under_fake_tensors(monkeypatch):
+    """benchmarks/interp_memory.py measures full-frame steps under FakeTensorMode: the count must be
+    the one a real step gives, and the activations kept for backward must be in it."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import contextlib
+
+    import torch
+    from memtrack import PeakMemory
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    peaks = {}
+    for fake in (False, True):  # the model is built in the fake mode, as interp_memory.py builds it
+        with FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext():
+            model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.GELU(), torch.nn.Linear(256, 64))
+            x = torch.randn(128, 64)  # (B, 64)
+            with PeakMemory(model.parameters(), x) as tracker:
+                model(x).square().mean().backward()
+        peaks[fake] = tracker.peak
+    assert peaks[True] == peaks[False]
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    hidden = 128 * 256 * 4  # one (B, 256) fp32 activation
+    assert (
+        peaks[False] >= 2 * weights + 128 * 64 * 4 + 2 * hidden
+    )  # weights, grads, input, pre- and post-GELU
+    sys.modules.pop("memtrack", None)
