@@ -106,3 +106,14 @@ def test_a_folder_of_runs_and_no_runs(sweep_dir, tmp_path):
     empty.mkdir()
     result = CliRunner().invoke(main, ["compare", str(empty), "--no-track"])
     assert result.exit_code == 2 and "no finished runs to compare" in result.output
+
+
+def test_no_plot_when_the_numeric_key_never_varies_at_a_fixed_setting_of_the_others(sweep_dir, tmp_path):
+    """width 4 with lr 0.1 and width 8 with lr 0.2: each line of the plot would be a lone point."""
+    fake_run(tmp_path / "a", 4, 0.1, 0, 20.0, 0.3)
+    fake_run(tmp_path / "b", 8, 0.2, 0, 21.0, 0.2)
+    table = comparing.compare([tmp_path / "a", tmp_path / "b"])
+    assert table.keys == ["model.width", "train.lr"] and comparing.numeric_key(table) is None
+    fake_run(tmp_path / "c", 8, 0.1, 0, 22.0, 0.1)
+    table = comparing.compare([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    assert comparing.numeric_key(table) == "model.width"  # 4 and 8 at lr 0.1

@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import statistics
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -231,13 +232,17 @@ def write(table: Comparison, out: Path) -> list[Path]:
 
 
 def numeric_key(table: Comparison) -> str | None:
-    """The first varied key whose values are all numbers (not booleans), with at least two of them."""
+    """The first varied key whose values are all numbers (not booleans) and that takes two values or
+    more at some setting of the other keys (so the plot has a line, not only lone points)."""
     for k in table.keys:
         values = [row.values[k] for row in table.rows]
-        if (
-            all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-            and len(set(values)) > 1
-        ):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            continue
+        lines: dict[str, set[Any]] = {}
+        for row in table.rows:
+            others = repr([row.values[o] for o in table.keys if o != k])
+            lines.setdefault(others, set()).add(row.values[k])
+        if any(len(xs) > 1 for xs in lines.values()):
             return k
     return None
 
@@ -270,7 +275,9 @@ def plot(table: Comparison, key: str, metric: str) -> Any:
     ax.grid(True, alpha=0.3)
     if len(lines) > 1:
         ax.legend(fontsize=7)
-    fig.tight_layout()
+    with warnings.catch_warnings():  # long legends: a cramped layout is fine, a terminal warning is not
+        warnings.simplefilter("ignore", UserWarning)
+        fig.tight_layout()
     canvas.draw()  # type: ignore[no-untyped-call]  # matplotlib's Agg canvas is untyped
     rgba = torch.frombuffer(bytearray(canvas.buffer_rgba()), dtype=torch.uint8)  # type: ignore[no-untyped-call]
     h, w = canvas.get_width_height()[::-1]

@@ -156,7 +156,8 @@ def _print_scores(title: str, scores: dict[str, float], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(scores))
         return
-    table = Table(title=title)
+    click.echo(title)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in scores.items():
@@ -412,8 +413,8 @@ def _print_interp_table(
     from dvcore.evaluation import describe_data
 
     click.echo(f"data: {describe_data(run.recipe.data)}")
-    title = f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)"
-    table = Table(title=title)
+    click.echo(f"{run.run_dir}: {len(rows) // len(summary)} clips, step {run.step} ({run.weights} weights)")
+    table = Table()  # the title above, unwrapped: a table's title wraps to the table's width
     table.add_column("predictor")
     for name in metric_names:
         table.add_column(name, justify="right")
