@@ -4,17 +4,25 @@ submitit's local executor: real runs, their summaries, and a re-run that submits
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 from dvcore.cli import main
 
-pytest.importorskip("submitit")
+
+def test_without_submitit_the_launcher_is_one_line_before_anything_runs(tiny_recipe, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if it were not installed
+    result = CliRunner().invoke(main, ["sweep", str(tiny_recipe), "--seeds", "0,1", "--launcher", "slurm"])
+    assert result.exit_code == 2, result.output
+    assert "--launcher slurm: needs submitit: pip install 'dvcore[slurm]'" in result.output
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
 def test_a_tiny_sweep_runs_as_a_submitit_job_array_and_reruns_skip_it(testplug, tiny_recipe, tmp_path):
+    pytest.importorskip("submitit")
     args = [
         "sweep",
         str(tiny_recipe),

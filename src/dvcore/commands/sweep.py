@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 
 from dvcore import recipe as recipes
 from dvcore import sweep as sweeps
-from dvcore.commands.common import overrides_option, reading, registry
+from dvcore.commands.common import fail, overrides_option, reading, registry
 from dvcore.errors import EXIT_FAILURE, RecipeError
 
 
@@ -103,6 +104,8 @@ def sweep(
     """
     from dvcore.sweep_launch import launch, plan
 
+    if launcher != "local" and importlib.util.find_spec("submitit") is None:
+        fail([f"--launcher {launcher}: needs submitit: pip install 'dvcore[slurm]'"], "the options")
     with reading(recipe):
         spec = build_sweep(recipe, grid, seeds, overrides, name, jobs, nproc_per_run, slurm)
         base = sweeps.base_recipe(spec, registry())
