@@ -1,14 +1,26 @@
-"""Shared fixtures: a throw-away third-party plugin distribution, installed on sys.path per test."""
+"""Shared fixtures and helpers of the core's tests (one place; the ones plugins share are in
+``dvcore.testing.fixtures``): a throw-away third-party plugin distribution installed on sys.path
+per test, the tiny recipe, a trainer built from a recipe file, and Aim's reindex."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
 import dvcore.plugins
+from dvcore import recipe as recipes
+from dvcore.build import build_components
+from dvcore.registry import Registry
+from dvcore.seeding import seed_everything
+from dvcore.testing.fixtures import Recording
+from dvcore.track.base import Tracker
+from dvcore.train.trainer import Trainer
 from tests.testplug import TESTPLUG, make_distribution
 
 
@@ -79,3 +91,32 @@ def tiny_recipe(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE.replace("RUNS_ROOT", str(tmp_path / "runs")))
     return path
+
+
+def make_trainer(
+    path: Path, registry: Registry, run_dir: Path, *overrides: str, tracker: Tracker | None = None
+) -> tuple[Trainer, Any]:
+    """A trainer for the recipe at ``path`` (seeded as ``dvcore run`` seeds it) and its tracker
+    (a ``Recording`` unless one is given)."""
+    recipe = recipes.load(path, overrides, registry)
+    seed_everything(recipe.seed)
+    comps = build_components(recipe, registry)
+    tracker = tracker or Recording()
+    trainer = Trainer(
+        recipe,
+        comps.task,
+        comps.model,
+        run_dir=run_dir,
+        tracker=tracker,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+    return trainer, tracker
+
+
+def reindex(repo: Path) -> None:
+    """Aim's ``storage reindex`` on ``repo``, so a reader sees runs another process just wrote."""
+    aim_cli = Path(sys.executable).with_name("aim")
+    subprocess.run(
+        [str(aim_cli), "storage", "--repo", str(repo), "reindex", "-y"], check=True, capture_output=True
+    )

@@ -12,8 +12,7 @@ aim = pytest.importorskip("aim")
 
 # after the skip: these import aim-free modules only, but keep the core env's collection trivial
 from dvcore.cli import main  # noqa: E402
-from tests.conftest import TINY_RECIPE  # noqa: E402
-from tests.test_aim import reindex  # noqa: E402
+from tests.conftest import TINY_RECIPE, reindex  # noqa: E402
 
 # width -> seed -> model/mae (lower is better)
 MAE = {4: {0: 0.30, 1: 0.20}, 8: {0: 0.10, 1: 0.12}}

@@ -57,6 +57,22 @@ def opt(
     return attrs.field(default=default, validator=validator, metadata=metadata)
 
 
+def range_opt(default: list[Any], doc: str, validator: Validator) -> Any:
+    """A [min, max] option: the doc reads "[min, max] <doc>", ``validator`` applies to each bound.
+
+    The pair itself (two values, min <= max) is checked by ``range_problems`` in ``problems()``.
+    """
+    return opt(attrs.NOTHING, f"[min, max] {doc}", each(validator), factory=lambda: list(default))
+
+
+def range_problems(name: str, value: list[Any]) -> Iterable[tuple[str, str]]:
+    """The problems of a [min, max] option ``name``: not two values, or min > max."""
+    if len(value) != 2:
+        yield name, f"expected [min, max], got {value!r}"
+    elif value[0] > value[1]:
+        yield name, f"expected min <= max, got {value!r}"
+
+
 def standard_problem(attribute: attrs.Attribute[Any], value: Any) -> str | None:
     """The checks every option gets, whatever its component: a message, or None when fine."""
     meta = attribute.metadata

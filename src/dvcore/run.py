@@ -228,8 +228,9 @@ def _set_up(
             raise RecipeError(
                 [f"{path}: does not fit the run's recipe ({one_line(exc)}); nothing was changed"]
             ) from None
+    resume_id = latest[2].get("tracker_run_id") if latest else None
     tracker = (
-        _open_tracker(recipe, registry, run_dir, latest, init_record) if dist_info.is_main else Tracker()
+        _open_tracker(recipe, registry, run_dir, resume_id, init_record) if dist_info.is_main else Tracker()
     )
     trainer.tracker = tracker
     if latest is not None:
@@ -246,7 +247,7 @@ def _open_tracker(
     recipe: Recipe,
     registry: Registry,
     run_dir: Path,
-    latest: checkpoint.Loaded | None,
+    resume_id: str | None,
     init_record: dict[str, Any] | None,
 ) -> Tracker:
     """(Rank 0) recipe.toml and a fine-tune's init.json written, then the recipe's tracker opened."""
@@ -260,7 +261,7 @@ def _open_tracker(
         name=run_dir.name,
         directory=run_dir,
         runs_root=Path(recipe.runs_root),
-        resume_id=latest[2].get("tracker_run_id") if latest else None,
+        resume_id=resume_id,
         description=recipe.description,
         tags=(recipe.experiment, *recipe.tags),
     )

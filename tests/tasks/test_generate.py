@@ -18,7 +18,7 @@ from dvcore.run import build_components, execute
 from dvcore.seeding import eval_generator, seed_everything
 from dvcore.train import checkpoint
 from dvcore.train.checkpoint import from_json, to_json
-from tests.test_training import make_trainer
+from tests.conftest import make_trainer
 from tests.testplug import make_distribution
 
 GENERATE_RECIPE = textwrap.dedent(

@@ -12,7 +12,7 @@ from dvcore.errors import RecipeError
 from dvcore.run import build_components
 from dvcore.seeding import generator, seed_everything
 from dvcore.tasks.interpolate import coefficients_at, split_clip
-from tests.test_training import make_trainer
+from tests.conftest import make_trainer
 
 DIFFUSION = [
     "task.mode=diffusion",

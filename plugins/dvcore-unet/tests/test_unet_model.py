@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dvcore.nn.blocks import AttentionBlock, ResBlock
-from dvcore.testing.fixtures import one_thread, perturbed  # noqa: F401  (autouse: one intra-op thread)
+from dvcore.testing.fixtures import one_thread, perturbed, toy_training_losses  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unet import NOTES_256_SCHEMA, UNet, UNetOptions
 
 # Tiny: widths 8, 16, 32; two downsamplings; attention at 1/2 and in the middle (1/4).
@@ -148,15 +148,5 @@ def test_dropout_modes_build_the_dropout_the_notes_studied() -> None:
 def test_a_few_training_steps_reduce_the_loss() -> None:
     torch.manual_seed(0)
     model = UNet(small(), in_channels=3, out_channels=3)
-    x = torch.randn(4, 3, 8, 8)
-    t = torch.tensor([0.0, 250.0, 500.0, 999.0])
-    target = x.roll(1, dims=1) * (t / 1000)[:, None, None, None]  # depends on x and on t
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = (model(x, t) - target).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = toy_training_losses(model)
     assert losses[-1] < 0.3 * losses[0]

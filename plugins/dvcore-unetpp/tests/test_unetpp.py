@@ -15,7 +15,7 @@ from dvcore.nn.blocks import ResBlock
 from dvcore.plugins import load
 from dvcore.recipe import BackboneSection, structure
 from dvcore.registry import Registrar, Registry
-from dvcore.testing.fixtures import one_thread, perturbed  # noqa: F401  (autouse: one intra-op thread)
+from dvcore.testing.fixtures import one_thread, perturbed, toy_training_losses  # noqa: F401  (autouse: one intra-op thread)
 from dvcore_unetpp import UNetPP, UNetPPOptions, build_unetpp, plugin
 
 SMALL = dict(depth=2, channels=[8, 16, 16], attn=[False, True, True], norm_groups=4, attn_heads=2)
@@ -144,17 +144,7 @@ def test_dropout_modes_build_the_dropout_asked_for() -> None:
 def test_a_few_training_steps_reduce_the_loss(deep_supervision: bool, ratio: float) -> None:
     torch.manual_seed(0)
     model = UNetPP(small(deep_supervision=deep_supervision), in_channels=3, out_channels=3)
-    x = torch.randn(4, 3, 8, 8)
-    t = torch.tensor([0.0, 250.0, 500.0, 999.0])
-    target = x.roll(1, dims=1) * (t / 1000)[:, None, None, None]  # depends on x and on t
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = (model(x, t) - target).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = toy_training_losses(model)
     assert losses[-1] < ratio * losses[0]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,30 +85,20 @@ def build_sweep(
     "--wait/--no-wait", default=None, help="Wait for SLURM jobs to end (default: no; local: always)."
 )
 @click.option("--dry-run", is_flag=True, help="Validate every run and list them; start nothing.")
-def sweep(
-    recipe: Path,
-    grid: tuple[str, ...],
-    seeds: str | None,
-    overrides: tuple[str, ...],
-    name: str | None,
-    jobs: int | None,
-    launcher: str,
-    nproc_per_run: int | None,
-    slurm: tuple[str, ...],
-    wait: bool | None,
-    dry_run: bool,
-) -> None:
+def sweep(recipe: Path, launcher: str, wait: bool | None, dry_run: bool, **options: Any) -> None:
     """Run RECIPE over a grid of overrides (and seeds): runs named by what differs, resumable.
 
     Every run is validated before any starts. Running the same command again skips completed
     runs and resumes stopped ones from their checkpoints.
+
+    ``options``: grid, seeds, overrides, name, jobs, nproc_per_run and slurm, for ``build_sweep``.
     """
     from dvcore.sweep_launch import launch, plan
 
     if launcher != "local" and importlib.util.find_spec("submitit") is None:
         fail([f"--launcher {launcher}: needs submitit: pip install 'dvcore[slurm]'"], "the options")
     with reading(recipe):
-        spec = build_sweep(recipe, grid, seeds, overrides, name, jobs, nproc_per_run, slurm)
+        spec = build_sweep(recipe, **options)
         base = sweeps.base_recipe(spec, registry())
         directory = sweeps.sweep_dir(base, spec)
         points = sweeps.expand(spec, directory, list(base.tags))

@@ -18,14 +18,17 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 
 from dvcore.data.augment import crop_field, hflip_field, resize_field, time_reverse_field, vflip_field
 from dvcore.data.robust import natural_key
+from dvcore.errors import raise_recipe_problems
 from dvcore.options import ge, gt, lt, opt
 
 SPLITS = ("train", "eval")
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +61,13 @@ def clip_index(index: int, length: int, split: str) -> int:
     if not 0 <= index < length:
         raise IndexError(f"index out of range for {split} split of {length} clips")
     return index
+
+
+def split_of(found: tuple[dict[str, list[T]], list[tuple[str, str]]], split: str) -> list[T]:
+    """One split's items from a scan's (splits, problems), after raising the problems as ``data.<field>``."""
+    splits, problems = found
+    raise_recipe_problems("data", problems)
+    return splits[split]
 
 
 def check_split(split: str) -> None:

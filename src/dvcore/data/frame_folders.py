@@ -29,9 +29,8 @@ from dvcore.data.augment import (
     resize_crop_problems,
     sample_generator,
 )
-from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, walk_files
+from dvcore.data.clips import ClipSourceOptions, ClipWindows, check_split, hold_out, split_of, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, stack_frames, to_unit_float
-from dvcore.errors import raise_recipe_problems
 from dvcore.options import existing_path, opt
 
 # ----------------------------------------------------------------------------------------------
@@ -128,10 +127,8 @@ class FrameFolders(SkippingDataset):
     def __init__(self, options: FrameFoldersOptions, *, split: str, seed: int):
         check_split(split)
         super().__init__(f"frame_folders/{split}", seed)
-        splits, problems = scan(options)
-        raise_recipe_problems("data", problems)
         self.options, self.split = options, split
-        self.sequences: list[list[Path]] = splits[split]
+        self.sequences: list[list[Path]] = split_of(scan(options), split)
         self.windows = ClipWindows(
             [len(s) for s in self.sequences],
             num_frames=options.num_frames,

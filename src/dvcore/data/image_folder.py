@@ -28,10 +28,9 @@ import attrs
 import torch
 
 from dvcore.data.augment import Augment, hflip_field, sample_generator
-from dvcore.data.clips import check_split, hold_out, walk_files
+from dvcore.data.clips import check_split, hold_out, split_of, walk_files
 from dvcore.data.robust import IMAGE_EXTENSIONS, SkippingDataset, read_image, to_unit_float
 from dvcore.data.splits import offered
-from dvcore.errors import raise_recipe_problems
 from dvcore.options import existing_path, gt, lt, opt
 
 # ----------------------------------------------------------------------------------------------
@@ -112,10 +111,8 @@ class ImageFolder(SkippingDataset):
     def __init__(self, options: ImageFolderOptions, *, split: str, seed: int):
         check_split(split)
         super().__init__(f"image_folder/{split}", seed)
-        splits, problems = scan(options)
-        raise_recipe_problems("data", problems)
         self.options, self.split = options, split
-        self.paths: list[Path] = splits[split]
+        self.paths: list[Path] = split_of(scan(options), split)
         self.augment = Augment(hflip=options.hflip) if split == "train" else Augment()
 
     def __len__(self) -> int:

@@ -38,7 +38,7 @@ import attrs
 import torch
 
 from dvcore.data.clips import clip_index
-from dvcore.options import each, ge, gt, odd, opt
+from dvcore.options import ge, gt, odd, opt, range_opt, range_problems
 from dvcore.seeding import seed_from
 
 SPLITS = ("train", "eval")
@@ -59,9 +59,7 @@ class MovingShapesOptions:
     height: int | None = opt(None, "frame height in pixels; unset = size", ge(8))
     width: int | None = opt(None, "frame width in pixels; unset = size", ge(8))
     num_frames: int = opt(5, "frames per clip (odd: the middle one is the target)", ge(3), odd)
-    speed: list[float] = opt(
-        attrs.NOTHING, "[min, max] shape speed in pixels/frame", each(ge(0)), factory=lambda: [0.5, 2.5]
-    )
+    speed: list[float] = range_opt([0.5, 2.5], "shape speed in pixels/frame", ge(0))
     acceleration: float = opt(0.25, "max shape acceleration in pixels/frame^2", ge(0))
     rotation: float = opt(10.0, "max shape rotation in degrees/frame", ge(0))
     max_shapes: int = opt(4, "shapes per clip are 1..max_shapes", ge(1))
@@ -74,10 +72,7 @@ class MovingShapesOptions:
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """Checks that span the speed range."""
-        if len(self.speed) != 2:
-            yield "speed", f"expected [min, max], got {self.speed!r}"
-        elif self.speed[0] > self.speed[1]:
-            yield "speed", f"expected min <= max, got {self.speed!r}"
+        yield from range_problems("speed", self.speed)
 
     @property
     def frame_size(self) -> tuple[int, int]:

@@ -41,18 +41,11 @@ import torch
 
 from dvcore.data.clips import check_split, clip_index
 from dvcore.data.photos import EVAL_PHOTOS, PHOTOS, photo_pyramid
-from dvcore.options import each, ge, gt, le, odd, opt
+from dvcore.options import ge, gt, le, odd, opt, range_opt, range_problems
 
 # ----------------------------------------------------------------------------------------------
 # Options
 # ----------------------------------------------------------------------------------------------
-
-
-def _pair(name: str, value: list[float]) -> Iterable[tuple[str, str]]:
-    if len(value) != 2:
-        yield name, f"expected [min, max], got {value!r}"
-    elif value[0] > value[1]:
-        yield name, f"expected min <= max, got {value!r}"
 
 
 @attrs.frozen
@@ -79,40 +72,25 @@ class PhotoMotionOptions:
         "photographs (of those in photos) held out for eval: never in train clips, as background or sprite",
         factory=lambda: list(EVAL_PHOTOS),
     )
-    view: list[float] = opt(
-        attrs.NOTHING,
-        "[min, max] share of the photo's shorter side that the frame's shorter side spans",
-        each(gt(0)),
-        factory=lambda: [0.35, 0.8],
+    view: list[float] = range_opt(
+        [0.35, 0.8], "share of the photo's shorter side that the frame's shorter side spans", gt(0)
     )
-    speed: list[float] = opt(
-        attrs.NOTHING,
-        "[min, max] camera speed in frame pixels/frame",
-        each(ge(0)),
-        factory=lambda: [2.0, 16.0],
-    )
+    speed: list[float] = range_opt([2.0, 16.0], "camera speed in frame pixels/frame", ge(0))
     acceleration: float = opt(1.0, "max camera acceleration in pixels/frame^2", ge(0))
     rotation: float = opt(1.5, "max camera rotation in degrees/frame", ge(0))
     zoom: float = opt(0.02, "max camera zoom per frame (log scale: 0.02 = 2 %/frame)", ge(0), le(0.5))
-    sprites: list[int] = opt(
-        attrs.NOTHING, "[min, max] occluding sprites per clip", each(ge(0)), factory=lambda: [0, 2]
+    sprites: list[int] = range_opt([0, 2], "occluding sprites per clip", ge(0))
+    sprite_size: list[float] = range_opt(
+        [0.08, 0.25], "sprite radius as a share of the frame's shorter side", gt(0)
     )
-    sprite_size: list[float] = opt(
-        attrs.NOTHING,
-        "[min, max] sprite radius as a share of the frame's shorter side",
-        each(gt(0)),
-        factory=lambda: [0.08, 0.25],
-    )
-    sprite_speed: list[float] = opt(
-        attrs.NOTHING, "[min, max] sprite speed in pixels/frame", each(ge(0)), factory=lambda: [2.0, 16.0]
-    )
+    sprite_speed: list[float] = range_opt([2.0, 16.0], "sprite speed in pixels/frame", ge(0))
     sprite_acceleration: float = opt(1.5, "max sprite acceleration in pixels/frame^2 (curved paths)", ge(0))
     sprite_rotation: float = opt(5.0, "max sprite spin in degrees/frame", ge(0))
 
     def problems(self) -> Iterable[tuple[str, str]]:
         """Checks across fields: ranges, crop size, photo names and the split."""
         for name in ("view", "speed", "sprites", "sprite_size", "sprite_speed"):
-            yield from _pair(name, getattr(self, name))
+            yield from range_problems(name, getattr(self, name))
         if self.crop is not None:
             if len(self.crop) != 2 or not all(isinstance(v, int) and v >= 8 for v in self.crop):
                 yield "crop", f"expected [height, width] of at least 8 pixels each, got {self.crop!r}"

@@ -84,12 +84,13 @@ class LossOutput:
 
 def eps_weight(
     snr: Tensor, weighting: str, *, min_snr_gamma: float = 5.0, p2_gamma: float = 1.0, p2_k: float = 1.0
-):
-    """Weight on the eps-MSE at these SNRs (None for uniform on the chosen target)."""
+) -> Tensor:
+    """Weight on the eps-MSE at these SNRs, for min_snr and p2 (uniform needs none: the caller's)."""
     if weighting == "min_snr":
         return (min_snr_gamma / snr).clamp(max=1.0)  # min(SNR, gamma)/SNR, = 1 at SNR = 0
     if weighting == "p2":
-        return 1.0 / (p2_k + snr) ** p2_gamma
+        weight: Tensor = 1.0 / (p2_k + snr) ** p2_gamma
+        return weight
     raise ValueError(f"expected weighting one of min_snr, p2, got {weighting!r}")
 
 
@@ -115,7 +116,8 @@ def snr_weights(snr: Tensor, target: str, options: DiffusionLossOptions) -> Tens
         p2_gamma=options.p2_gamma,
         p2_k=options.p2_k,
     )
-    return w * target_factor(snr, target)
+    weight: Tensor = w * target_factor(snr, target)
+    return weight
 
 
 def distance(pred: Tensor, target: Tensor, kind: str, huber_delta: float = 1.0) -> Tensor:
@@ -207,12 +209,12 @@ class DiffusionLoss:
             sampler.update(t, per_sample)
         return LossOutput(loss=loss, per_sample=per_sample, t=t, distance=dist)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return (
             {} if self.timestep_sampler is None else {"timestep_sampler": self.timestep_sampler.state_dict()}
         )
 
-    def load_state_dict(self, state: dict, schedule: Schedule) -> None:
+    def load_state_dict(self, state: dict[str, Any], schedule: Schedule) -> None:
         if "timestep_sampler" in state:
             self.sampler_for(schedule).load_state_dict(state["timestep_sampler"])
 

@@ -13,6 +13,8 @@ feed ``update`` the gathered (t, losses) of all ranks so they keep the same hist
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 Tensor = torch.Tensor
@@ -39,10 +41,10 @@ class UniformTimesteps:
     def update(self, t: Tensor, losses: Tensor) -> None:
         """Nothing to learn."""
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
 
@@ -92,9 +94,9 @@ class ImportanceTimesteps(UniformTimesteps):
                 self.losses[step, self.counts[step]] = loss
             self.counts[step] += 1
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {"losses": self.losses.clone(), "counts": self.counts.clone()}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.losses.copy_(state["losses"])
         self.counts.copy_(state["counts"])

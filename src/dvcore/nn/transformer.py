@@ -43,7 +43,8 @@ class Attention(nn.Module):
         p = self.attn_dropout if self.training else 0.0
         x = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, N, D/H)
         x = x.transpose(1, 2).reshape(B, N, D)  # (B, N, D)
-        return self.proj_drop(self.proj(x))  # (B, N, D)
+        out: torch.Tensor = self.proj_drop(self.proj(x))  # (B, N, D)
+        return out
 
 
 class Mlp(nn.Module):
@@ -58,7 +59,8 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.act(self.fc1(x)))  # (B, N, hidden)
-        return self.drop(self.fc2(x))  # (B, N, D)
+        out: torch.Tensor = self.drop(self.fc2(x))  # (B, N, D)
+        return out
 
 
 class TransformerBlock(nn.Module):
@@ -81,4 +83,5 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))  # (B, N, D)
-        return x + self.mlp(self.norm2(x))  # (B, N, D)
+        out: torch.Tensor = x + self.mlp(self.norm2(x))  # (B, N, D)
+        return out

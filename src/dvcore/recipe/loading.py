@@ -93,7 +93,8 @@ def load(
     data = apply_overrides(copy.deepcopy(original), overrides)
     for line in switch_components(original, data, overrides, registry):
         (notify or _to_stderr)(line)
-    return structure(data, registry)
+    recipe: Recipe = structure(data, registry)
+    return recipe
 
 
 def _to_stderr(line: str) -> None:

@@ -135,7 +135,7 @@ def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> A
                 data[field.name] = {"name": field.default.name}
     try:
         with attrs.validators.disabled():
-            obj = conv.structure(data, cls)
+            obj: Any = conv.structure(data, cls)
     except Exception as exc:
         found = list(_walk(exc, []))
         # Value checks need a structured object: retry without the values that failed to
@@ -145,7 +145,7 @@ def structure(data: dict[str, Any], registry: Registry, cls: type = Recipe) -> A
             _prune(pruned, path)
         try:
             with attrs.validators.disabled():
-                partial = conv.structure(pruned, cls)
+                partial: Any = conv.structure(pruned, cls)
             failed = [q for q, _ in found]
             # a check on a value that failed to structure (or on what contains it) would only repeat it
             found += [

@@ -3,7 +3,8 @@
 - ``one_thread`` (autouse where imported): tiny tensors run faster on one intra-op thread, and far
   faster on a loaded machine (no spin-waiting); the thread count is restored afterwards.
 - ``Recording``: a tracker that keeps what it is given, for assertions.
-- ``perturbed``: a model whose zero-initialised layers got random weights (tests of every path).
+- ``perturbed``: a model whose zero-initialised layers got random weights (tests of every path);
+  ``toy_training_losses``: a backbone's losses over a few steps on a toy target (it learns).
 - Tiny on-disk datasets with each frame's identity written into its pixels: image frames have
   red = 30 * frame number, green = 10 * clip number, blue = a diagonal ramp (3x + 7y) that shows
   flips; video frames are grey (codecs subsample chroma) at 10 * frame index, so a decoded frame
@@ -42,6 +43,26 @@ def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
         if not p.any():
             torch.nn.init.normal_(p, std=0.1)
     return model
+
+
+def toy_training_losses(model: torch.nn.Module, steps: int = 30, lr: float = 3e-3) -> list[float]:
+    """Losses of ``steps`` Adam steps of a backbone on a toy target that depends on x and on t.
+
+    Four 3-channel 8x8 inputs from the global RNG (seed it first) at t = 0, 250, 500, 999; the
+    target is x with its channels rolled, scaled by t / 1000.
+    """
+    x = torch.randn(4, 3, 8, 8)
+    t = torch.tensor([0.0, 250.0, 500.0, 999.0])
+    target = x.roll(1, dims=1) * (t / 1000)[:, None, None, None]  # (4, 3, 8, 8), depends on x and on t
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = (model(x, t) - target).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
 
 
 class Recording(Tracker):

@@ -48,6 +48,21 @@ class Report:
             raise ConformanceError(f"{self.what} fails {len(self.failures)} check(s):\n{lines}")
 
 
+def build(report: Report, make: Callable[[], Any], protocol: type, expectation: str) -> Any:
+    """``make()`` under the sub-check "builds", which also expects a ``protocol``.
+
+    When ``make()`` raises, the report is finished at once (``ConformanceError``). What was built
+    is returned even when it misses the protocol, so the later sub-checks still say what they find.
+    """
+    built = None
+    with report.check("builds"):
+        built = make()
+        expect(isinstance(built, protocol), expectation)
+    if built is None:
+        report.finish()  # raises: the failure to build is in the report
+    return built
+
+
 def start(kind: str, factory: Callable[..., Any], options: Any) -> tuple[Report, Any]:
     """A report for ``kind`` and the checked options instance (every check begins this way).
 

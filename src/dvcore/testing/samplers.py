@@ -9,7 +9,7 @@ import torch
 
 from dvcore import protocols
 from dvcore.diffusion.schedules import Schedule as BetaSchedule
-from dvcore.testing.report import Report, expect, start
+from dvcore.testing.report import Report, build, expect, start
 
 Tensor = torch.Tensor
 
@@ -60,13 +60,8 @@ def check_sampler(
     """
     report, opts = start("sampler", factory, options)
     schedule = BetaSchedule(torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), "linear")
-    sampler = None
-    with report.check("builds"):
-        sampler = factory(opts)
-        expect(isinstance(sampler, protocols.Sampler), "expected timesteps(schedule, n) and sample(...)")
-    if sampler is None:
-        report.finish()
-        return
+    expected = "expected timesteps(schedule, n) and sample(...)"
+    sampler = build(report, lambda: factory(opts), protocols.Sampler, expected)
     with report.check("timesteps: a (num_steps,) grid in [0, T-1], noisiest first"):
         grid = sampler.timesteps(schedule, num_steps)
         expect(tuple(grid.shape) == (num_steps,), f"shape {tuple(grid.shape)}")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from dvcore import protocols
-from dvcore.testing.report import expect, start
+from dvcore.testing.report import build, expect, start
 
 
 def check_schedule(factory: Callable[..., Any], options: Any = None) -> None:
@@ -18,13 +18,8 @@ def check_schedule(factory: Callable[..., Any], options: Any = None) -> None:
     positive at t = 0, non-increasing in t; ``add_noise`` keeps the shape; deterministic.
     """
     report, opts = start("schedule", factory, options)
-    schedule = None
-    with report.check("builds"):
-        schedule = factory(opts)
-        expect(isinstance(schedule, protocols.Schedule), "expected name, betas, alphas_cumprod, add_noise")
-    if schedule is None:
-        report.finish()
-        return
+    expected = "expected name, betas, alphas_cumprod, add_noise"
+    schedule = build(report, lambda: factory(opts), protocols.Schedule, expected)
     with report.check("float64 tables of T entries, T >= 2"):
         T = schedule.num_train_timesteps
         expect(T >= 2, f"T = {T}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -10,9 +11,10 @@ from torch import nn
 from dvcore.recipe import TrainConfig
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Weight decay on matrices and conv kernels only; never on norms, biases or other 1-d parameters."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
@@ -40,10 +42,11 @@ def kernel_options(cfg: TrainConfig, params: list[torch.Tensor]) -> dict[str, bo
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, cfg.weight_decay)
     kernels = kernel_options(cfg, [p for g in groups for p in g["params"]])
+    betas = (cfg.betas[0], cfg.betas[1])  # two values (TrainConfig.problems)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), **kernels)
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas, **kernels)
     if cfg.optimizer == "adam":  # L2 penalty in the gradient (coupled), as torch's Adam does
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), **kernels)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=betas, **kernels)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, **kernels)
 
 

@@ -95,17 +95,12 @@ def ssim_map(
     return (num / den).view(b, c, h - k + 1, w - k + 1)  # (B, C, H', W')
 
 
-def ssim(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    *,
-    data_range: float = 1.0,
-    sigma: float = 1.5,
-    k1: float = 0.01,
-    k2: float = 0.03,
-) -> torch.Tensor:
-    """SSIM of each image, mean over channels and valid pixels: [B, C, H, W] x2 -> [B] float64."""
-    s = ssim_map(pred, target, data_range=data_range, sigma=sigma, k1=k1, k2=k2)  # (B, C, H', W')
+def ssim(pred: torch.Tensor, target: torch.Tensor, **settings: float) -> torch.Tensor:
+    """SSIM of each image, mean over channels and valid pixels: [B, C, H, W] x2 -> [B] float64.
+
+    ``settings``: ``data_range``, ``sigma``, ``k1`` and ``k2``, as ``ssim_map`` takes them.
+    """
+    s = ssim_map(pred, target, **settings)  # (B, C, H', W')
     return s.mean(dim=(1, 2, 3))  # (B,)
 
 

@@ -125,3 +125,8 @@ class UNet(nn.Module):
         for level in self.up_levels:
             h = level(h, skips.pop(), emb)  # (B, C_j, 2h, 2w)
         return self.head(h)  # (B, C_out, H, W)
+
+
+def build_unet(options: UNetOptions, *, in_channels: int, out_channels: int) -> UNet:
+    """DDPM UNet with the lab notes' level schema (explicit or compact)."""
+    return UNet(options, in_channels=in_channels, out_channels=out_channels)

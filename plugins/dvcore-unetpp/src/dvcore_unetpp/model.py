@@ -120,3 +120,8 @@ class UNetPP(nn.Module):
             return self.heads[0](X[0, self.depth])  # (B, C_out, H, W)
         outs = [head(X[0, j]) for j, head in enumerate(self.heads, start=1)]  # depth x (B, C_out, H, W)
         return torch.stack(outs).mean(dim=0)  # (B, C_out, H, W)
+
+
+def build_unetpp(options: UNetPPOptions, *, in_channels: int, out_channels: int) -> UNetPP:
+    """UNet++ (nested dense skips) with time-conditioned nodes, for diffusion or regression."""
+    return UNetPP(options, in_channels=in_channels, out_channels=out_channels)

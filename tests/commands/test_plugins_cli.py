@@ -13,7 +13,7 @@ from dvcore.cli import main
 from tests.test_plugins import BROKEN, BROKEN_LINE, CLASH
 from tests.testplug import make_distribution
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = metadata.version("dvcore")
 
 

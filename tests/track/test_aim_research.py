@@ -17,7 +17,7 @@ from dvcore.run import execute
 aim = pytest.importorskip("aim")
 
 # after the skip: tests.test_aim skips itself at import when aim is missing (the core env)
-from tests.test_aim import reindex  # noqa: E402
+from tests.conftest import reindex  # noqa: E402
 
 
 def test_the_aim_run_has_the_description_tags_and_recipe_text(testplug, tiny_recipe, tmp_path):

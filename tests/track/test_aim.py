@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.run import execute
+from tests.conftest import reindex
 
 aim = pytest.importorskip("aim")
-
-
-def reindex(repo: Path) -> None:
-    aim_cli = Path(sys.executable).with_name("aim")
-    subprocess.run(
-        [str(aim_cli), "storage", "--repo", str(repo), "reindex", "-y"], check=True, capture_output=True
-    )
 
 
 def metric_steps(run, name: str, context: dict) -> dict[int, float]:

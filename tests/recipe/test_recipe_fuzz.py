@@ -6,7 +6,7 @@ array where a scalar belongs, a missing or an unknown key, an array of tables; a
 the file's bytes (bad UTF-8, truncation, an oversized file). Validation runs in-process.
 
 CI runs the "dvcore-ci" profile (a bounded number of examples); run more by hand with
-``DVCORE_FUZZ_PROFILE=dvcore-long pytest tests/test_recipe_fuzz.py`` (or set
+``DVCORE_FUZZ_PROFILE=dvcore-long pytest tests/recipe/test_recipe_fuzz.py`` (or set
 ``DVCORE_FUZZ_EXAMPLES=N``).
 """
 

@@ -26,7 +26,7 @@ import dvcore.plugins
 from dvcore import recipe as recipes
 from dvcore.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 REQUIRES_DATA = re.compile(r"^#\s*requires-data:\s*(\S+)\s*$", re.MULTILINE)
 

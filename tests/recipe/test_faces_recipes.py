@@ -13,7 +13,7 @@ import dvcore.plugins
 from dvcore import recipe as recipes
 from dvcore.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FACES = sorted((ROOT / "recipes").glob("faces_*_[0-9]*.toml"))
 
 

@@ -8,28 +8,9 @@ import torch
 
 from dvcore import plugins
 from dvcore import recipe as recipes
-from dvcore.run import build_components, execute
-from dvcore.seeding import seed_everything
-from dvcore.testing.fixtures import Recording
+from dvcore.run import execute
 from dvcore.train import checkpoint
-from dvcore.train.trainer import Trainer
-
-
-def make_trainer(path, registry, run_dir, *overrides, tracker=None):
-    recipe = recipes.load(path, overrides, registry)
-    seed_everything(recipe.seed)
-    comps = build_components(recipe, registry)
-    tracker = tracker or Recording()
-    trainer = Trainer(
-        recipe,
-        comps.task,
-        comps.model,
-        run_dir=run_dir,
-        tracker=tracker,
-        device=torch.device("cpu"),
-        progress=False,
-    )
-    return trainer, tracker
+from tests.conftest import make_trainer
 
 
 def test_twenty_steps_lower_the_loss_and_eval_is_logged(testplug, tiny_recipe, tmp_path):
