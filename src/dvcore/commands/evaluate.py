@@ -17,13 +17,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import attrs
 import click
 from rich.console import Console
 from rich.table import Table
 
 from dvcore import recipe as recipes
-from dvcore.atomic import write_text_atomic
 from dvcore.commands.common import (
     batch_size_option,
     data_option,
@@ -39,34 +37,25 @@ from dvcore.commands.common import (
     require_capability,
     run_dir_argument,
     sampler_option,
-    sampler_override,
     seed_option,
     steps_option,
     track_option,
     weights_option,
 )
+from dvcore.commands.evaluate_gen import (
+    RUN_DEFAULTS,
+    RUN_ONLY,
+    eval_gen_folder,
+    eval_gen_run,
+    metric_feature_options,
+)
 from dvcore.rundir import RECIPE_FILE
-from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep, SamplesImages
+from dvcore.tasks.capabilities import EvaluatesRuns, LossPerTimestep
 
 
 @click.group("eval")
 def eval_group() -> None:
     """Score samples (FID, KID, IS), make reference statistics, evaluate interpolation runs."""
-
-
-def _feature_options(features: str | None, weights: str | None, batch_size: int) -> dict[str, Any]:
-    options: dict[str, Any] = {"batch_size": batch_size}
-    if features:
-        options["features"] = features
-    if weights:
-        options["weights"] = weights
-    return options
-
-
-def _has_field(kind: str, name: str, field: str) -> bool:
-    if (kind, name) not in registry():
-        return False
-    return field in attrs.fields_dict(registry().get(kind, name).options)
 
 
 @eval_group.command("gen")
@@ -113,7 +102,7 @@ def eval_gen(samples: Path, reference: Path | None, metric_names: tuple[str, ...
     (RUN/eval/ for the run's own data) unless --out says otherwise.
     """
     if (samples / RECIPE_FILE).exists():
-        _eval_gen_run(samples, reference, metric_names, **options)
+        eval_gen_run(samples, reference, metric_names, **options)
         return
     run_only = [
         f"--{k.replace('_', '-')}" for k in RUN_ONLY if options[k] not in (None, (), RUN_DEFAULTS.get(k))
@@ -125,144 +114,7 @@ def eval_gen(samples: Path, reference: Path | None, metric_names: tuple[str, ...
         )
     if reference is None:
         fail(["--ref: required when SAMPLES is a folder or npz of images"], "the arguments")
-    _eval_gen_folder(samples, reference, metric_names, options)
-
-
-RUN_ONLY = ("num", "max_samples", "sampler", "steps", "eta", "ema", "seed", "out", "overrides")
-RUN_DEFAULTS = {"seed": 0}
-
-
-def _set_metrics(
-    metric_names: tuple[str, ...], options: dict[str, Any], reference: Path | None
-) -> dict[str, Any]:
-    """The --metric components with the feature options (a statistics file as their reference)."""
-    from dvcore.evaluation import build_metrics, is_stats_file
-
-    feature_options = _feature_options(options["features"], options["weights"], options["batch_size"])
-    is_stats = reference is not None and reference.suffix == ".npz" and is_stats_file(reference)
-    metrics = {}
-    try:
-        with reading("the metric options"):
-            for name in metric_names:
-                wants_ref = is_stats and _has_field("metric", name, "reference")
-                extra = {"reference": str(reference)} if wants_ref else {}
-                metrics.update(build_metrics([name], {**feature_options, **extra}, registry()))
-    except (FileNotFoundError, ValueError) as exc:
-        fail([str(exc)], str(reference))
-    return metrics
-
-
-def _print_scores(title: str, scores: dict[str, float], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(scores))
-        return
-    click.echo(title)
-    table = Table()
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in scores.items():
-        table.add_row(name, f"{value:.6g}")
-    Console().print(table)
-
-
-def _eval_gen_folder(
-    samples: Path, reference: Path, metric_names: tuple[str, ...], options: dict[str, Any]
-) -> None:
-    from dvcore.evaluation import check_source, count_images, score_sets
-
-    problems = check_source(samples, "SAMPLES") + check_source(reference, "--ref")
-    if problems:
-        fail(problems, "the arguments")
-    metrics = _set_metrics(metric_names, options, reference)
-    scores = score_sets(samples, reference, metrics, options["batch_size"])
-    title = f"{samples} ({count_images(samples)} images) vs {reference}"
-    _print_scores(title, scores, options["as_json"])
-
-
-def _eval_gen_run(
-    run_dir: Path,
-    reference: Path | None,
-    metric_names: tuple[str, ...],
-    *,
-    num: int | None,
-    max_samples: int | None,
-    sampler: str | None,
-    steps: int | None,
-    eta: float | None,
-    ema: bool | None,
-    seed: int,
-    out: Path | None,
-    track: bool,
-    overrides: tuple[str, ...],
-    data_file: Path | None,
-    as_json: bool,
-    **feature_options: Any,
-) -> None:
-    """`dvcore eval gen RUN`: sample from the run's model and score the images against a reference."""
-    from dvcore.evaluation import (
-        check_source,
-        count_images,
-        describe_data,
-        image_batches,
-        is_stats_file,
-        score_batches,
-    )
-    from dvcore.gen_scoring import eval_split_images, generated_batches
-    from dvcore.track.run_tracker import log_scalars_to_run
-    from dvcore.train.trainer import Head
-
-    if reference is not None and (problems := check_source(reference, "--ref")):
-        fail(problems, "the arguments")
-    data, tag = other_data(data_file, overrides)
-    run = load_run(run_dir, ema, "cpu", overrides, data)
-    require_capability(run, SamplesImages, "eval gen")
-    chosen = sampler_override(sampler, eta, run)
-    batch_size = feature_options["batch_size"]
-    metrics = _set_metrics(metric_names, {**feature_options}, reference)
-    if reference is None:
-        eval_split = run.task.datasets()["eval"]
-        num_reference: int | None = len(Head(eval_split, max_samples))
-        real = eval_split_images(eval_split, max_samples, batch_size)
-        reference_name = f"eval split of {describe_data(run.recipe.data)}"
-    elif reference.suffix == ".npz" and is_stats_file(reference):
-        num_reference, real, reference_name = None, iter(()), f"statistics {reference}"
-    else:
-        num_reference, real = count_images(reference), image_batches(reference, batch_size)
-        reference_name = str(reference)
-    num = num or num_reference
-    if num is None:
-        fail(["--num: required when --ref is a statistics file"], "the arguments")
-    with reading(run_dir):
-        generated = generated_batches(
-            run.task, run.model, num, batch_size=batch_size, seed=seed, sampler=chosen, num_steps=steps
-        )
-        scores = score_batches(metrics, generated, real)
-    record = {
-        "step": run.step,
-        "weights": run.weights,
-        "generated": num,
-        "seed": seed,
-        "sampler": sampler or (run.recipe.sampler.name if run.recipe.sampler else None),
-        "steps": steps or getattr(getattr(run.task, "options", None), "sample_steps", None),
-        "reference": reference_name,
-        "reference_images": num_reference,
-        "data": recipes.to_dict(run.recipe, registry())["data"] if reference is None else None,
-        "scores": scores,
-    }
-    out = out or run_dir / (f"eval-{tag}" if tag else "eval")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "gen_summary.json", json.dumps(record, indent=2))
-    if track:
-        context = f"eval_gen-{tag}" if tag else "eval_gen"
-        log_scalars_to_run(run, {f"model/{k}": v for k, v in scores.items()}, run.step, context, registry())
-    if not as_json:
-        click.echo(f"data: {reference_name}")
-    title = f"{run_dir}: {num} images sampled at step {run.step} ({run.weights} weights) vs " + (
-        f"{num_reference} reference images" if num_reference else "the reference statistics"
-    )
-    _print_scores(title, scores, as_json)
-    if not as_json:
-        click.echo(str(out / "gen_summary.json"))
+    eval_gen_folder(samples, reference, metric_names, options)
 
 
 @eval_group.command("stats")
@@ -288,7 +140,7 @@ def eval_stats(
     if problems:
         fail(problems, "the arguments")
     with reading("the metric options"):
-        options = _feature_options(features, weights, batch_size)
+        options = metric_feature_options(features, weights, batch_size)
         (metric,) = build_metrics([metric_name], options, registry()).values()
     if not hasattr(metric, "save_reference"):
         fail(
