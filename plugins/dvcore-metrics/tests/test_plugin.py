@@ -6,21 +6,9 @@ import pytest
 import torch
 
 import dvcore.plugins
+import dvcore_metrics as dm
 from dvcore.metrics import MeanMetric, Metric
 from dvcore.registry import Registry
-from dvcore_metrics import (
-    FID,
-    KID,
-    PSNR,
-    SSIM,
-    FIDOptions,
-    InceptionScore,
-    InceptionScoreOptions,
-    KIDOptions,
-    PSNROptions,
-    PSNRUint8Options,
-    SSIMOptions,
-)
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +18,12 @@ def registry() -> Registry:
 
 def test_metrics_register_through_the_entry_point(registry: Registry) -> None:
     for name, options, cls in [
-        ("psnr", PSNROptions, PSNR),
-        ("psnr_uint8", PSNRUint8Options, PSNR),
-        ("ssim", SSIMOptions, SSIM),
-        ("fid", FIDOptions, FID),
-        ("kid", KIDOptions, KID),
-        ("inception_score", InceptionScoreOptions, InceptionScore),
+        ("psnr", dm.PSNROptions, dm.PSNR),
+        ("psnr_uint8", dm.PSNRUint8Options, dm.PSNR),
+        ("ssim", dm.SSIMOptions, dm.SSIM),
+        ("fid", dm.FIDOptions, dm.FID),
+        ("kid", dm.KIDOptions, dm.KID),
+        ("inception_score", dm.InceptionScoreOptions, dm.InceptionScore),
     ]:
         component = registry.get("metric", name)
         assert (component.origin, component.options, component.factory) == ("dvcore-metrics", options, cls)

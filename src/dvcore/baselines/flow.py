@@ -107,7 +107,8 @@ class FlowInterpolation:
         """(B,) mean flow magnitude in pixels between the two frames (both directions averaged)."""
         m01 = self.flow_01.norm(dim=1).mean(dim=(1, 2))
         m10 = self.flow_10.norm(dim=1).mean(dim=(1, 2))
-        return 0.5 * (m01 + m10)  # (B,)
+        magnitude: Tensor = 0.5 * (m01 + m10)  # (B,)
+        return magnitude
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,7 +144,8 @@ def _flow_pair(a: np.ndarray, b: np.ndarray, options: FlowOptions) -> np.ndarray
     if scale != 1.0:
         # Scale the vectors to the original pixels; INTER_AREA averages the fine flow per pixel.
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / scale
-    return flow  # (H, W, 2) float32
+    out: np.ndarray = flow  # (H, W, 2) float32
+    return out
 
 
 def optical_flow(a: Tensor, b: Tensor, options: FlowOptions | None = None) -> Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -58,9 +59,8 @@ def movie(
     run = load_run(run_dir, ema, "cpu")
     chosen = sampler_override(sampler, eta, run)
     require_capability(run, MakesMovieFrames, "movie")
-    frames = run.task.movie_frames(
-        run.model, num=num, sampler=chosen, num_steps=steps, seed=seed, scale=scale
-    )
+    task = cast(MakesMovieFrames, run.task)
+    frames = task.movie_frames(run.model, num=num, sampler=chosen, num_steps=steps, seed=seed, scale=scale)
     for path in list(out) or [run_dir / "movie.gif"]:
         if path.suffix.lower() == ".mp4":
             write_mp4(frames, path, fps)

@@ -66,7 +66,7 @@ def clip_folders(root: Path) -> dict[str, list[str]]:
     return dict(walk_files(root, IMAGE_EXTENSIONS))
 
 
-def scan(options: FrameFoldersOptions) -> tuple[dict[str, list[Path]], list[tuple[str, str]]]:
+def scan(options: FrameFoldersOptions) -> tuple[dict[str, list[list[Path]]], list[tuple[str, str]]]:
     """Each split's clip folders ({split: [frame paths of a folder, ...]}) and the problems found."""
     root = Path(options.root).expanduser()
     folders = clip_folders(root)
@@ -135,7 +135,7 @@ class FrameFolders(SkippingDataset):
             stride=options.stride,
             frame_step=options.frame_step,
         )
-        self.resize = tuple(options.resize) if options.resize else None
+        self.resize = (options.resize[0], options.resize[1]) if options.resize else None  # [H, W]
         self.augment = Augment.from_options(options) if split == "train" else Augment()
 
     def __len__(self) -> int:

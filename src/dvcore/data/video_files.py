@@ -175,7 +175,7 @@ def read_frames(
     missing = [wanted[i] for i, f in enumerate(out) if f is None]
     if missing:
         raise CorruptFileError(path, f"frames {missing} could not be decoded")
-    return np.stack(out).transpose(0, 3, 1, 2)  # (N, 3, H, W)
+    return np.stack([f for f in out if f is not None]).transpose(0, 3, 1, 2)  # (N, 3, H, W), all decoded
 
 
 # ----------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ class VideoFiles(SkippingDataset):
         )
         if not len(self.windows):
             raise_recipe_problems("data", self.empty_reason())
-        self.resize = tuple(options.resize) if options.resize else None
+        self.resize = (options.resize[0], options.resize[1]) if options.resize else None  # [H, W]
         self.augment = Augment.from_options(options) if split == "train" else Augment()
 
     def empty_reason(self) -> list[tuple[str, str]]:
