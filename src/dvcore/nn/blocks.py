@@ -13,7 +13,7 @@ Zero-initialising is left to the model's ``initialize_weights``: ``ResBlock.conv
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -52,10 +52,11 @@ class _Checkpointable(nn.Module):
         if self.grad_checkpointing and self.training and torch.is_grad_enabled():
             # Non-reentrant: works with inputs that need no grad, and restores the RNG
             # state so that dropout draws the same mask when recomputed.
-            return checkpoint(self._forward, *args, use_reentrant=False)
+            out: torch.Tensor = checkpoint(self._forward, *args, use_reentrant=False)
+            return out
         return self._forward(*args)
 
-    def _forward(self, *args: torch.Tensor) -> torch.Tensor:
+    def _forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # each block names its inputs
         raise NotImplementedError
 
 
@@ -93,7 +94,8 @@ class ResBlock(_Checkpointable):
         scale, shift = self.emb_proj(F.silu(emb))[:, :, None, None].chunk(2, dim=1)  # 2 x (B, C_out, 1, 1)
         h = self.norm2(h) * (1 + scale) + shift  # (B, C_out, H, W)
         h = self.conv2(self.dropout(F.silu(h)))  # (B, C_out, H, W)
-        return self.skip(x) + h  # (B, C_out, H, W)
+        out: torch.Tensor = self.skip(x) + h  # (B, C_out, H, W)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,7 +140,8 @@ class AttentionBlock(_Checkpointable):
         p = self.dropout_p if self.training else 0.0
         h = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, heads, H*W, C/heads)
         h = h.transpose(-1, -2).reshape(B, C, H, W)  # (B, C, H, W)
-        return x + self.proj(h)  # (B, C, H, W)
+        out: torch.Tensor = x + self.proj(h)  # (B, C, H, W)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,7 +157,8 @@ class Downsample(nn.Module):
         self.conv = nn.Conv2d(channels, out_channels or channels, 3, stride=2, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)  # (B, C_out, H/2, W/2)
+        out: torch.Tensor = self.conv(x)  # (B, C_out, H/2, W/2)
+        return out
 
 
 class Upsample(nn.Module):
@@ -166,7 +170,8 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # (B, C, 2H, 2W)
-        return self.conv(x)  # (B, C_out, 2H, 2W)
+        out: torch.Tensor = self.conv(x)  # (B, C_out, 2H, 2W)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------
