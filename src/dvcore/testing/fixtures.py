@@ -141,7 +141,7 @@ def make_video(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=25)
+        stream: Any = container.add_stream(codec, rate=25)  # a video stream (av types it by codec name)
         stream.height, stream.width = size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = gop
