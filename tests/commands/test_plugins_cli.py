@@ -63,7 +63,8 @@ def test_setting_a_sections_name_switches_the_component_with_one_notice(fresh_pl
     assert result.exit_code == 0, result.output
     assert result.stderr == (
         "dvcore: note: --set model.name=unet: dropped the file's model options that unet does not take: "
-        "prior, residual, size, src_field, tgt_field, token_patch, tokens, warped_inputs\n"
+        "motion, motion_inputs, prior, residual, size, src_field, tgt_field, token_patch, tokens, "
+        "warped_inputs\n"
     )
     assert result.stdout.startswith(f"{recipe}: ok — unet with ")
 
@@ -86,7 +87,7 @@ def test_options_given_with_the_switch_are_kept_and_validated(fresh_plugins):
     lines = result.stderr.splitlines()
     assert lines[0] == (
         "dvcore: note: --set model.name=unet: dropped the file's model options that unet does not take: "
-        "prior, residual, size, src_field, tgt_field, token_patch, warped_inputs"
+        "motion, motion_inputs, prior, residual, size, src_field, tgt_field, token_patch, warped_inputs"
     )
     assert lines[1] == "model.base_channels: expected > 0, got 0"
     assert lines[2].startswith("model.tokens: unknown key; ")
