@@ -6,6 +6,7 @@ import resource
 import sys
 import time
 
+import attrs
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -55,3 +56,11 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process RSS)
+
+
+@attrs.define
+class LogWindow:
+    """The steps since the last log line and when it was written (for samples/s)."""
+
+    start: float = attrs.field(factory=time.perf_counter)
+    steps: int = 0

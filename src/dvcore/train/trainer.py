@@ -17,9 +17,8 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import attrs
 import torch
 from torch import nn
 
@@ -35,7 +34,7 @@ from dvcore.train.batches import to_device
 from dvcore.train.distributed import DistInfo
 from dvcore.train.ema import EMA
 from dvcore.train.optim import build_optimizer, lr_at
-from dvcore.train.progress import TrainProgress, peak_memory_mb
+from dvcore.train.progress import LogWindow, TrainProgress, peak_memory_mb
 from dvcore.train.signals import StopRequest
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -43,14 +42,6 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 class _StopDuringEval(Exception):
     """A stop signal arrived during an evaluation, which is abandoned (not logged)."""
-
-
-@attrs.define
-class _LogWindow:
-    """The steps since the last log line and when it was written (for samples/s)."""
-
-    start: float = attrs.field(factory=time.perf_counter)
-    steps: int = 0
 
 
 class Trainer:
@@ -112,7 +103,7 @@ class Trainer:
         cfg = self.cfg
         model = model.to(self.device)
         if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # (torch stub)
         if cfg.grad_checkpointing:
             # The contract: modules that can recompute their activations expose `grad_checkpointing`.
             capable = [m for m in model.modules() if hasattr(m, "grad_checkpointing")]
@@ -121,7 +112,7 @@ class Trainer:
                     [f"train.grad_checkpointing: backbone {self.recipe.model.name!r} does not support it"]
                 )
             for module in capable:
-                module.grad_checkpointing = True
+                setattr(module, "grad_checkpointing", True)  # noqa: B010  (an attribute nn.Module does not declare)
         return model
 
     def _step_model(self, model: nn.Module) -> nn.Module:
@@ -131,7 +122,7 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             step_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         if self.cfg.compile:
-            step_model = torch.compile(step_model)
+            step_model = cast(nn.Module, torch.compile(step_model))  # an OptimizedModule
         return step_model
 
     # ------------------------------------------------------------------------------------------
@@ -143,7 +134,7 @@ class Trainer:
         self.progress = TrainProgress(
             self.max_steps, start=self.step, every=self.cfg.log_every, enabled=self.progress_enabled
         )
-        self._window = _LogWindow()
+        self._window = LogWindow()
         batches = self._batches()
         try:
             with StopRequest() as stop:
@@ -190,9 +181,12 @@ class Trainer:
             batch = to_device(next(batches), self.device, cfg.channels_last)
             last = micro == cfg.grad_accum - 1
             no_sync = self.dist.enabled and not last and hasattr(self.step_model, "no_sync")
-            with self.step_model.no_sync() if no_sync else contextlib.nullcontext(), self._autocast():
+            with (
+                cast(Any, self.step_model).no_sync() if no_sync else contextlib.nullcontext(),
+                self._autocast(),
+            ):
                 loss, extras = self.task.training_loss(self.step_model, batch)
-            self.scaler.scale(loss / cfg.grad_accum).backward()
+            self.scaler.scale(loss / cfg.grad_accum).backward()  # type: ignore[no-untyped-call]
             loss_sum += loss.detach().float()
         return loss_sum / cfg.grad_accum, extras
 
@@ -224,7 +218,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.ema is not None and (self.step + 1) % cfg.ema.every == 0:
+        if self.ema is not None and cfg.ema is not None and (self.step + 1) % cfg.ema.every == 0:
             self.ema.update(self.model)
         return grad_norm
 
@@ -274,7 +268,7 @@ class Trainer:
             path = self.save_checkpoint()
             raise TrainingStopped(self.step, path, stop.signal or 0)
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
@@ -301,7 +295,7 @@ class Trainer:
 
     @property
     def eval_model(self) -> nn.Module:
-        if self.ema is not None and self.cfg.ema.use_for_eval:
+        if self.ema is not None and self.cfg.ema is not None and self.cfg.ema.use_for_eval:
             return self.ema.module
         return self.model
 
