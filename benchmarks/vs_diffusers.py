@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import copy
 import itertools
-import os
 import statistics
 import sys
 import tempfile
@@ -48,9 +47,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench import (  # sibling modules
+    Session,
     command_line,
     header,
-    load_line,
     machine,
     median_spread,
     row,
@@ -535,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    load_before = os.getloadavg()
+    session = Session()
 
     lines: list[str] = []
     summary: dict[str, dict[str, Any]] = {}
@@ -582,7 +581,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = summary[args.precisions[0]]["before"]
     if rows is not None:
         lines += lever_lines(net, device, args.rounds, rows)
-    load_after = os.getloadavg()
 
     cfg = SIZES[args.size]
     head = [
@@ -591,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command_line('vs_diffusers.py', argv)}`",
         "",
         *machine(device, args.threads),
-        load_line(load_before, load_after),
+        *session.lines(),
         f"- model: diffusers UNet2DModel, {summary[args.precisions[0]]['parameters'] / 1e6:.2f}M parameters, "
         f"block_out_channels {cfg['unet']['block_out_channels']}, {cfg['image']}x{cfg['image']}x3 (digits), "
         f"batch {args.batch}",

@@ -69,3 +69,23 @@ def test_peak_memory_counts_the_same_under_fake_tensors(monkeypatch):
         peaks[False] >= 2 * weights + 128 * 64 * 4 + 2 * hidden
     )  # weights, grads, input, pre- and post-GELU
     sys.modules.pop("memtrack", None)
+
+
+def test_sampler_quality_answer_takes_the_fewest_evaluations_within_ddim50s_range(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import sampler_quality
+
+    fd = {
+        ("ddim", 10): [9.0, 11.0],
+        ("ddim", 50): [5.0, 6.0],  # the target: 6.0, the worse noise set
+        ("heun", 5): [5.5, 6.4],  # mean 5.95 <= 6.0 at 9 evaluations
+        ("dpmsolver++", 10): [6.5, 6.7],  # 10 evaluations, mean 6.6: not reached
+    }
+    nfe = {("ddim", 10): 10, ("ddim", 50): 50, ("heun", 5): 9, ("dpmsolver++", 10): 10}
+    text = sampler_quality.answer(fd, nfe)
+    assert text.startswith("**Answer:** heun with 5 steps (9 model evaluations, FD 5.95)"), text
+    assert "at most 6.00" in text
+    assert sampler_quality.answer(
+        {("ddim", 50): [5.0, 6.0], ("euler", 5): [9.0, 9.0]}, nfe | {("euler", 5): 5}
+    ).startswith("**Answer:** ddim with 50 steps")
+    sys.modules.pop("sampler_quality", None)
