@@ -4,6 +4,7 @@ per test, the tiny recipe, a trainer built from a recipe file, and Aim's reindex
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ import dvcore.plugins
 from dvcore import recipe as recipes
 from dvcore.build import build_components
 from dvcore.registry import Registry
+from dvcore.run import execute
 from dvcore.seeding import seed_everything
 from dvcore.testing.fixtures import Recording
 from dvcore.track.base import Tracker
@@ -112,6 +114,16 @@ def make_trainer(
         progress=False,
     )
     return trainer, tracker
+
+
+def resume_stopped_copy(run_dir: Path, copy_dir: Path, later: tuple[str, ...], registry: Registry) -> Any:
+    """Copy the finished run ``run_dir`` to ``copy_dir``, drop its ``later`` checkpoints (a run
+    stopped earlier) and resume the copy with ``dvcore run --resume``'s path; its summary."""
+    shutil.copytree(run_dir, copy_dir)
+    for step in later:
+        shutil.rmtree(copy_dir / "checkpoints" / step)
+    again = recipes.load(copy_dir / "recipe.toml", [], registry)
+    return execute(again, registry, run_dir=copy_dir, resume=True, progress=False)
 
 
 def reindex(repo: Path) -> None:

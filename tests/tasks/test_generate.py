@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import textwrap
 
@@ -18,7 +17,7 @@ from dvcore.run import build_components, execute
 from dvcore.seeding import eval_generator, seed_everything
 from dvcore.train import checkpoint
 from dvcore.train.checkpoint import from_json, to_json
-from tests.conftest import make_trainer
+from tests.conftest import make_trainer, resume_stopped_copy
 from tests.testplug import make_distribution
 
 GENERATE_RECIPE = textwrap.dedent(
@@ -301,11 +300,8 @@ def test_resumed_generate_run_matches_an_uninterrupted_one_exactly(testplug, gen
     ]
     recipe = recipes.load(generate_recipe, overrides, registry)
     full = execute(recipe, registry, run_dir=tmp_path / "full", progress=False)
-    shutil.copytree(tmp_path / "full", tmp_path / "part")
-    for later in ("step_00000010", "step_00000012"):
-        shutil.rmtree(tmp_path / "part" / "checkpoints" / later)
-    again = recipes.load(tmp_path / "part" / "recipe.toml", [], registry)
-    resumed = execute(again, registry, run_dir=tmp_path / "part", resume=True, progress=False)
+    later = ("step_00000010", "step_00000012")
+    resumed = resume_stopped_copy(tmp_path / "full", tmp_path / "part", later, registry)
     assert resumed["steps"] == full["steps"] == 12
     a_tensors, a_state = checkpoint.load(tmp_path / "full" / "checkpoints" / "step_00000012")
     b_tensors, b_state = checkpoint.load(tmp_path / "part" / "checkpoints" / "step_00000012")

@@ -14,32 +14,15 @@ import pytest
 import torch
 
 from dvcore import plugins
-from dvcore import recipe as recipes
 from dvcore.errors import TrainingDiverged
-from dvcore.run import build_components
-from dvcore.seeding import seed_everything
-from dvcore.testing.fixtures import Recording
 from dvcore.train import checkpoint
 from dvcore.train.ema import EMA
-from dvcore.train.trainer import Trainer
+from tests.conftest import make_trainer
 
 
 def trainer_for(path, run_dir, *overrides):
-    registry = plugins.load().registry
-    recipe = recipes.load(path, ["train.warmup_steps=0", *overrides], registry)
-    seed_everything(recipe.seed)
-    comps = build_components(recipe, registry)
-    tracker = Recording()
-    trainer = Trainer(
-        recipe,
-        comps.task,
-        comps.model,
-        run_dir=run_dir,
-        tracker=tracker,
-        device=torch.device("cpu"),
-        progress=False,
-    )
-    return trainer, tracker
+    """``make_trainer`` without warm-up, so every step moves the weights by the full learning rate."""
+    return make_trainer(path, plugins.load().registry, run_dir, "train.warmup_steps=0", *overrides)
 
 
 def weights(trainer) -> dict[str, torch.Tensor]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import torch
 
 from dvcore import plugins
 from dvcore import recipe as recipes
 from dvcore.run import execute
 from dvcore.train import checkpoint
-from tests.conftest import make_trainer
+from tests.conftest import make_trainer, resume_stopped_copy
 
 
 def test_twenty_steps_lower_the_loss_and_eval_is_logged(testplug, tiny_recipe, tmp_path):
@@ -51,11 +49,8 @@ def test_resumed_run_matches_an_uninterrupted_one_exactly(testplug, tiny_recipe,
     recipe = recipes.load(tiny_recipe, ["train.max_steps=12", "train.checkpoint_every=5"], registry)
     full = execute(recipe, registry, run_dir=tmp_path / "full", progress=False)
     # The same run, stopped right after its step-5 checkpoint (the epoch of 8 batches is crossed later).
-    shutil.copytree(tmp_path / "full", tmp_path / "part")
-    for later in ("step_00000010", "step_00000012"):
-        shutil.rmtree(tmp_path / "part" / "checkpoints" / later)
-    again = recipes.load(tmp_path / "part" / "recipe.toml", [], registry)
-    resumed = execute(again, registry, run_dir=tmp_path / "part", resume=True, progress=False)
+    later = ("step_00000010", "step_00000012")
+    resumed = resume_stopped_copy(tmp_path / "full", tmp_path / "part", later, registry)
     assert resumed["steps"] == full["steps"] == 12
     a = checkpoint.load(tmp_path / "full" / "checkpoints" / "step_00000012")[0]
     b = checkpoint.load(tmp_path / "part" / "checkpoints" / "step_00000012")[0]
