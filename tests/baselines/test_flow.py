@@ -9,7 +9,14 @@ from scipy import ndimage
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio
 
-from dvcore.baselines.flow import FlowOptions, interpolate, middle_frame, optical_flow
+from dvcore.baselines.flow import (
+    FlowOptions,
+    backward_warp,
+    intermediate_flows,
+    interpolate,
+    middle_frame,
+    optical_flow,
+)
 from dvcore.plugins import load
 
 MARGIN = 12  # pixels next to the border, where content enters the frame and no method can know it
@@ -103,6 +110,23 @@ def test_the_same_inputs_give_the_same_output():
     second = interpolate(before.clone(), after.clone())
     assert torch.equal(first.frame, second.frame)
     assert torch.equal(first.flow_01, second.flow_01)
+
+
+@pytest.mark.parametrize("intermediate", ["select", "linear"])
+def test_the_result_carries_the_intermediate_flows_and_warps_it_blended(intermediate):
+    # A photo shifted by (3, -5) px, wrapping round: near the wrap the candidate flows disagree.
+    background = astronaut(size=64, top=100, left=100)
+    before, after = to_tensor(background), to_tensor(np.roll(background, (3, -5), axis=(0, 1)))
+    options = FlowOptions(intermediate=intermediate)
+    result = interpolate(before, after, options)
+    flow_t0, flow_t1 = intermediate_flows(
+        before, after, result.flow_01, result.flow_10, options.t, options.intermediate
+    )
+    assert torch.equal(result.flow_t0, flow_t0) and torch.equal(result.flow_t1, flow_t1)
+    assert torch.equal(result.warped_0, backward_warp(before, flow_t0))
+    assert torch.equal(result.warped_1, backward_warp(after, flow_t1))
+    blended = result.weight_0 * result.warped_0 + (1 - result.weight_0) * result.warped_1
+    assert torch.equal(result.frame, blended)
 
 
 def test_middle_frame_takes_the_two_frames_around_the_target_and_any_value_range():

@@ -102,6 +102,10 @@ class FlowInterpolation:
     flow_01: Tensor  # (B, 2, H, W) (dx, dy) in pixels: before(x) ~ after(x + flow_01(x))
     flow_10: Tensor  # (B, 2, H, W) after(x) ~ before(x + flow_10(x))
     weight_0: Tensor  # (B, 1, H, W) share of the warped ``before`` in ``frame`` (the rest is ``after``'s)
+    flow_t0: Tensor  # (B, 2, H, W) the intermediate flow ``before`` was warped with (per-pixel choice)
+    flow_t1: Tensor  # (B, 2, H, W) the same for ``after``
+    warped_0: Tensor  # (B, C, H, W) ``before`` warped to time t
+    warped_1: Tensor  # (B, C, H, W) ``after`` warped to time t
 
     def motion(self) -> Tensor:
         """(B,) mean flow magnitude in pixels between the two frames (both directions averaged)."""
@@ -256,9 +260,14 @@ def interpolate(before: Tensor, after: Tensor, options: FlowOptions | None = Non
     warps_1 = [backward_warp(source_1, f1) for _, f1 in candidates]
     if len(candidates) == 1:
         warped_0, warped_1 = warps_0[0], warps_1[0]
+        flow_t0, flow_t1 = candidates[0]
     else:
         best = best_candidate([w[:, :c] for w in warps_0], [w[:, :c] for w in warps_1])
         warped_0, warped_1 = _pick(best, warps_0), _pick(best, warps_1)
+        flow_t0, flow_t1 = (
+            _pick(best, [f0 for f0, _ in candidates]),
+            _pick(best, [f1 for _, f1 in candidates]),
+        )
     if options.blend == "average":
         weight_0 = torch.full_like(warped_0[:, :1], 1 - t)  # (B, 1, H, W)
     else:
@@ -268,7 +277,9 @@ def interpolate(before: Tensor, after: Tensor, options: FlowOptions | None = Non
         w1 = t * (1 - only_0 + eps)
         weight_0 = w0 / (w0 + w1)
     frame = weight_0 * warped_0[:, :c] + (1 - weight_0) * warped_1[:, :c]  # (B, C, H, W)
-    return FlowInterpolation(frame, flow_01, flow_10, weight_0)
+    return FlowInterpolation(
+        frame, flow_01, flow_10, weight_0, flow_t0, flow_t1, warped_0[:, :c], warped_1[:, :c]
+    )
 
 
 def middle_frame(context: Tensor, options: FlowOptions | None = None) -> Tensor:

@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
-from dvcore.api import FlowOptions, backward_warp, flow_interpolate, intermediate_flows
+from dvcore.api import FlowOptions, flow_interpolate
 
 Tensor = torch.Tensor
 
@@ -87,19 +87,11 @@ class Prior(nn.Module):
             )
         with torch.no_grad():
             result = flow_interpolate(before.float(), after.float(), self.flow)
-            # The flows from the target time the baseline warped with (its per-pixel choice).
-            flow_t0, flow_t1 = intermediate_flows(
-                before.float(),
-                after.float(),
-                result.flow_01,
-                result.flow_10,
-                self.flow.t,
-                self.flow.intermediate,
-            )
-        flow_t0, flow_t1 = flow_t0.to(x.dtype), flow_t1.to(x.dtype)  # (B, 2, H, W) each
+        # The flows from the target time the baseline warped with (its per-pixel choice), and its warps.
+        flow_t0, flow_t1 = result.flow_t0.to(x.dtype), result.flow_t1.to(x.dtype)  # (B, 2, H, W) each
         warped = None
         if self.warped_inputs:
-            warped = torch.cat([backward_warp(before, flow_t0), backward_warp(after, flow_t1)], 1)
+            warped = torch.cat([result.warped_0, result.warped_1], 1).to(x.dtype)  # (B, 2C, H, W)
         prior = result.frame.to(x.dtype)  # (B, C, H, W)
         return FlowMotion(prior, warped, before, after, flow_t0, flow_t1, result.weight_0.to(x.dtype))
 
